@@ -1,0 +1,3 @@
+"""QuantAI TUI: a keyboard-driven terminal trading application."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""One module per `quantai` subcommand. Top-level imports: the standard library only."""

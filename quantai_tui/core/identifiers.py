@@ -1,0 +1,63 @@
+"""Client order ids: unique across restarts and processes, and safe on every venue.
+
+Venue rules: Binance newClientOrderId `^[.A-Z:/a-z0-9_-]{1,36}$`; OKX clOrdId alphanumeric,
+at most 32; Bybit orderLinkId at most 36 of [A-Za-z0-9_-]. The common subset is alphanumeric
+and at most 32 characters, so that is what we make:
+
+    <prefix><time base36><tag><counter base36>     e.g. qa0m3x8kq1zl2a9f0001
+
+time is the clock's ns at creation, so ids from a restarted process never repeat; the tag
+separates processes started in the same nanosecond; with a TestClock and a fixed tag the
+sequence is deterministic (replays produce the same ids).
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+from quantai_tui.core.errors import ValidationError
+
+_SAFE = re.compile(r"^[A-Za-z0-9]{1,32}$")
+_DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+def base36(n: int) -> str:
+    if n == 0:
+        return "0"
+    out = []
+    while n:
+        n, r = divmod(n, 36)
+        out.append(_DIGITS[r])
+    return "".join(reversed(out))
+
+
+def check_client_order_id(coid: str) -> str:
+    if not isinstance(coid, str) or not _SAFE.match(coid):
+        raise ValidationError(f"client order id must be 1-32 letters or digits, got {coid!r}")
+    return coid
+
+
+class ClientOrderIdGenerator:
+    def __init__(self, prefix: str = "qa", tag: str | None = None) -> None:
+        if not re.fullmatch(r"[A-Za-z0-9]{0,6}", prefix):
+            raise ValidationError(f"client order id prefix must be 0-6 letters or digits, got {prefix!r}")
+        if tag is None:
+            tag = base36(secrets.randbelow(36**2)).rjust(2, "0")
+        if not re.fullmatch(r"[a-z0-9]{2}", tag):
+            raise ValidationError(f"client order id tag must be 2 of [a-z0-9], got {tag!r}")
+        self._prefix = prefix
+        self._tag = tag
+        self._last_ns = -1
+        self._count = 0
+
+    def next(self, now_ns: int) -> str:
+        if now_ns > self._last_ns:
+            self._last_ns = now_ns
+            self._count = 0
+        else:
+            self._count += 1
+        # ns since 2020 in base36 fits in 12 characters until the year 2150.
+        t = base36(max(0, self._last_ns - 1_577_836_800_000_000_000)).rjust(12, "0")
+        coid = f"{self._prefix}{t}{self._tag}{base36(self._count).rjust(4, '0')}"
+        return coid[:32]

@@ -1,0 +1,1 @@
+"""The event store: one append-only SQLite file per profile (aiosqlite, WAL)."""

@@ -1,0 +1,351 @@
+"""The event store on SQLite: append-only, one writer task, group commit.
+
+    store = EventStore(path, synchronous="NORMAL")
+    await store.open()
+    seq = await store.append(event)                 # returns after COMMIT (durable)
+    seq = store.append_nowait(event)                # queued; committed with the next group
+    async for seq, ev in store.replay(from_seq=0, types={"OrderFilled"}): ...
+    await store.close()                             # flushes everything queued
+
+Every event gets its `seq` when appended (in memory, in order); the writer commits queued
+events in groups (one executemany + COMMIT per group), so many appenders share one fsync.
+`append` resolves only after its group committed: that is what "durable" means here. Commit
+listeners (the headless printer, the UI) are told (seq, event) pairs after each COMMIT.
+
+`synchronous`: FULL syncs the WAL on every commit (survives power loss; default for live),
+NORMAL syncs at checkpoints (a process crash never loses a commit, a power cut may lose the
+last ones; default for paper and backtest). See docs/store.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from quantai_tui.core.errors import StoreCorruptError, StoreError, StoreForeignError
+from quantai_tui.core.events import Event
+from quantai_tui.store.codecs import decode, encode
+from quantai_tui.store.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
+
+log = logging.getLogger("quantai.store")
+
+SYNC_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
+_INSERT = "INSERT INTO events(seq, type, topic, ts_event, ts_init, payload) VALUES (?, ?, ?, ?, ?, ?)"
+
+CommitListener = Callable[[list[tuple[int, Event]]], Any]
+
+
+def inspect_file(path: Path) -> int:
+    """Check that `path` is ours (or new) without writing; return its schema version (0 = new).
+
+    Raises StoreCorruptError for a file that is not SQLite or is damaged, StoreForeignError for
+    a SQLite database that belongs to some other program."""
+    if not path.exists() or path.stat().st_size == 0:
+        return 0
+    try:
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            app_id = con.execute("PRAGMA application_id").fetchone()[0]
+            version = con.execute("PRAGMA user_version").fetchone()[0]
+            tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        finally:
+            con.close()
+    except sqlite3.DatabaseError as exc:
+        raise StoreCorruptError(f"{path} is not a readable event store ({exc}); it was left untouched") from None
+    if app_id != APPLICATION_ID:
+        if app_id == 0 and not tables:
+            return 0
+        raise StoreForeignError(f"{path} is a SQLite database of another program; refusing to use it")
+    if version > SCHEMA_VERSION:
+        raise StoreError(f"{path} has schema version {version}, newer than this program's {SCHEMA_VERSION}")
+    return version
+
+
+class EventStore:
+    def __init__(self, path: str | Path, *, synchronous: str = "NORMAL", max_batch: int = 5000) -> None:
+        sync = synchronous.upper()
+        if sync not in SYNC_MODES:
+            raise StoreError(f"store synchronous must be one of {', '.join(SYNC_MODES)}, got {synchronous!r}")
+        self.path = Path(path)
+        self.synchronous = sync
+        self.max_batch = max_batch
+        self._db: aiosqlite.Connection | None = None
+        self._next_seq = 1
+        self._committed_seq = 0
+        # queued: (seq, topic, event, future-or-None)
+        self._queue: list[tuple[int, str, Event, asyncio.Future[int] | None]] = []
+        self._wake: asyncio.Event | None = None
+        self._writer: asyncio.Task[None] | None = None
+        self._listeners: list[CommitListener] = []
+        self._closing = False
+        self.commits = 0
+        self.committed_events = 0
+        self.write_errors = 0
+
+    # --- lifecycle ----------------------------------------------------------------------------
+    async def open(self) -> None:
+        version = inspect_file(self.path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            db = await aiosqlite.connect(self.path, isolation_level=None)
+            await db.execute("PRAGMA journal_mode=WAL")
+            await db.execute(f"PRAGMA synchronous={self.synchronous}")
+            await db.execute("PRAGMA busy_timeout=5000")
+            await self._migrate(db, version)
+            async with db.execute("SELECT COALESCE(MAX(seq), 0) FROM events") as cur:
+                row = await cur.fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise StoreCorruptError(f"{self.path}: {exc}; it was left untouched") from None
+        self._db = db
+        self._committed_seq = int(row[0]) if row else 0
+        self._next_seq = self._committed_seq + 1
+        self._wake = asyncio.Event()
+        self._closing = False
+        self._writer = asyncio.get_running_loop().create_task(self._write_loop(), name="store-writer")
+
+    async def _migrate(self, db: aiosqlite.Connection, version: int) -> None:
+        if version == SCHEMA_VERSION:
+            return
+        await db.execute("BEGIN IMMEDIATE")
+        try:
+            for v in range(version, SCHEMA_VERSION):
+                for stmt in _statements(MIGRATIONS[v]):
+                    await db.execute(stmt)
+            await db.execute(f"PRAGMA application_id={APPLICATION_ID}")
+            await db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            await db.execute("COMMIT")
+        except BaseException:
+            await db.execute("ROLLBACK")
+            raise
+        log.info("event store %s migrated from schema %d to %d", self.path, version, SCHEMA_VERSION)
+
+    async def close(self) -> None:
+        """Commit everything queued, then close."""
+        if self._db is None:
+            return
+        self._closing = True
+        if self._wake is not None:
+            self._wake.set()
+        if self._writer is not None:
+            await self._writer
+        await self._db.close()
+        self._db = None
+
+    @property
+    def is_open(self) -> bool:
+        return self._db is not None
+
+    # --- appending ----------------------------------------------------------------------------
+    def append_nowait(self, event: Event, topic: str = "") -> int:
+        """Queue an event; it is committed with the next group. Returns its seq."""
+        return self._enqueue(event, topic, None)
+
+    async def append(self, event: Event, durable: bool = True, topic: str = "") -> int:
+        """Append an event; with durable=True return only after its group is committed."""
+        if not durable:
+            return self._enqueue(event, topic, None)
+        fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._enqueue(event, topic, fut)
+        return await fut
+
+    async def append_many(self, events: Iterable[Event], durable: bool = True) -> list[int]:
+        seqs = [self._enqueue(e, "", None) for e in events]
+        if durable and seqs:
+            await self.wait_durable(seqs[-1])
+        return seqs
+
+    def _enqueue(self, event: Event, topic: str, fut: asyncio.Future[int] | None) -> int:
+        if self._db is None or self._closing:
+            raise StoreError("the event store is not open")
+        seq = self._next_seq
+        self._next_seq = seq + 1
+        self._queue.append((seq, topic, event, fut))
+        assert self._wake is not None
+        self._wake.set()
+        return seq
+
+    async def wait_durable(self, seq: int) -> None:
+        """Return once `seq` (and everything before it) is committed."""
+        while self._committed_seq < seq:
+            if self._db is None:
+                raise StoreError("the event store closed before the event was committed")
+            fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+            self._queue.append((0, "", None, fut))  # type: ignore[arg-type]  # a marker: resolves at next commit
+            assert self._wake is not None
+            self._wake.set()
+            await fut
+
+    async def flush(self) -> None:
+        if self._next_seq > 1:
+            await self.wait_durable(self._next_seq - 1)
+
+    @property
+    def last_seq(self) -> int:
+        """The seq of the newest event appended (committed or not)."""
+        return self._next_seq - 1
+
+    @property
+    def committed_seq(self) -> int:
+        return self._committed_seq
+
+    def add_commit_listener(self, listener: CommitListener) -> None:
+        """`listener([(seq, event), ...])` is called after every COMMIT, in seq order."""
+        self._listeners.append(listener)
+
+    def remove_commit_listener(self, listener: CommitListener) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    # --- the single writer --------------------------------------------------------------------
+    async def _write_loop(self) -> None:
+        assert self._wake is not None and self._db is not None
+        while True:
+            if not self._queue:
+                if self._closing:
+                    return
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            batch = self._queue[: self.max_batch]
+            del self._queue[: self.max_batch]
+            await self._commit(batch)
+
+    async def _commit(self, batch: list[tuple[int, str, Event, asyncio.Future[int] | None]]) -> None:
+        assert self._db is not None
+        rows = []
+        done: list[tuple[int, Event]] = []
+        for seq, topic, ev, fut in batch:
+            if ev is None:
+                continue
+            try:
+                name, ts_event, ts_init, payload = encode(ev)
+            except Exception as exc:  # an unencodable event fails alone
+                self.write_errors += 1
+                log.error("event %s seq %d could not be encoded: %r", type(ev).__name__, seq, exc)
+                if fut is not None and not fut.done():
+                    fut.set_exception(StoreError(f"cannot store {type(ev).__name__}: {exc}"))
+                continue
+            rows.append((seq, name, topic, ts_event, ts_init, payload))
+            done.append((seq, ev))
+        try:
+            if rows:
+                await self._db.execute("BEGIN")
+                await self._db.executemany(_INSERT, rows)
+                await self._db.execute("COMMIT")
+        except Exception as exc:
+            self.write_errors += len(rows)
+            log.error("event store commit of %d events failed: %r", len(rows), exc)
+            try:
+                await self._db.execute("ROLLBACK")
+            except Exception:
+                pass
+            err = StoreError(f"event store write failed: {exc}")
+            for _, _, _, fut in batch:
+                if fut is not None and not fut.done():
+                    fut.set_exception(err)
+            return
+        if rows:
+            self._committed_seq = max(self._committed_seq, rows[-1][0])
+            self.commits += 1
+            self.committed_events += len(rows)
+        for seq, _, ev, fut in batch:
+            if fut is not None and not fut.done():
+                fut.set_result(seq)
+        for listener in self._listeners:
+            try:
+                listener(done)
+            except Exception:
+                log.exception("commit listener failed")
+
+    # --- reading ------------------------------------------------------------------------------
+    async def replay(
+        self, from_seq: int = 0, types: Iterable[str] | None = None, page: int = 2000
+    ) -> AsyncIterator[tuple[int, Event]]:
+        """Committed events with seq >= from_seq, in order (optionally only some types)."""
+        if self._db is None:
+            raise StoreError("the event store is not open")
+        type_list = sorted(set(types)) if types else None
+        last = from_seq - 1
+        while True:
+            sql = "SELECT seq, type, ts_event, ts_init, payload FROM events WHERE seq > ?"
+            args: list[Any] = [last]
+            if type_list:
+                sql += f" AND type IN ({','.join('?' * len(type_list))})"
+                args += type_list
+            sql += " ORDER BY seq LIMIT ?"
+            args.append(page)
+            async with self._db.execute(sql, args) as cur:
+                rows = await cur.fetchall()
+            for seq, name, ts_event, ts_init, payload in rows:
+                yield seq, decode(name, ts_event, ts_init, payload)
+            if len(rows) < page:
+                return
+            last = rows[-1][0]
+
+    async def count(self) -> int:
+        assert self._db is not None
+        async with self._db.execute("SELECT COUNT(*) FROM events") as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    async def put_snapshot(self, name: str, seq: int, payload: str) -> None:
+        assert self._db is not None
+        await self.flush()
+        await self._db.execute(
+            "INSERT INTO snapshots(name, seq, payload) VALUES (?, ?, ?) "
+            "ON CONFLICT(name) DO UPDATE SET seq=excluded.seq, payload=excluded.payload",
+            (name, seq, payload),
+        )
+
+    async def get_snapshot(self, name: str) -> tuple[int, str] | None:
+        assert self._db is not None
+        async with self._db.execute("SELECT seq, payload FROM snapshots WHERE name = ?", (name,)) as cur:
+            row = await cur.fetchone()
+        return (int(row[0]), str(row[1])) if row else None
+
+
+def _statements(script: str) -> list[str]:
+    return [s.strip() for s in script.split(";") if s.strip() and not s.strip().startswith("--")]
+
+
+def read_events(
+    path: str | Path, from_seq: int = 0, types: Iterable[str] | None = None, page: int = 5000
+) -> Iterator[tuple[int, Event]]:
+    """Read committed events without an event loop (CLI export/tail). Opens read-only."""
+    p = Path(path)
+    if not p.exists():
+        raise StoreError(f"no event store at {p}")
+    inspect_file(p)
+    type_list = sorted(set(types)) if types else None
+    con = sqlite3.connect(f"file:{p}?mode=ro", uri=True)
+    try:
+        last = from_seq - 1
+        while True:
+            sql = "SELECT seq, type, ts_event, ts_init, payload FROM events WHERE seq > ?"
+            args: list[Any] = [last]
+            if type_list:
+                sql += f" AND type IN ({','.join('?' * len(type_list))})"
+                args += type_list
+            sql += " ORDER BY seq LIMIT ?"
+            args.append(page)
+            try:
+                rows = con.execute(sql, args).fetchall()
+            except sqlite3.OperationalError as exc:
+                if "no such table" in str(exc):
+                    return
+                raise StoreCorruptError(f"{p}: {exc}") from None
+            except sqlite3.DatabaseError as exc:
+                raise StoreCorruptError(f"{p}: {exc}") from None
+            for seq, name, ts_event, ts_init, payload in rows:
+                yield seq, decode(name, ts_event, ts_init, payload)
+            if len(rows) < page:
+                return
+            last = rows[-1][0]
+    finally:
+        con.close()
