@@ -1,0 +1,1 @@
+"""AI research assistant: LLM client, tools, knowledge base. Never imports textual or rich."""
