@@ -202,7 +202,8 @@ class MiniLM:
         summed = np.einsum("bld,bl->bd", x3, mask)
         pooled = summed / np.maximum(mask.sum(axis=1, keepdims=True), 1e-9)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-        return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
+        unit: NDArray[np.float32] = (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
+        return unit
 
 
 def _layer_norm(x: NDArray[np.float32], g: NDArray[np.float32], b: NDArray[np.float32]) -> NDArray[np.float32]:

@@ -15,11 +15,9 @@ openai is imported on first request, not at module import.
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import logging
 import os
 import random
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -39,10 +37,10 @@ from quantai_tui.ai.llm_types import (
     StreamEvent,
     TextDelta,
     ToolCall,
-    ToolCallDelta,
-    ToolCallStarted,
     Usage,
 )
+from quantai_tui.ai.llm_wire import PartialCall, error_detail, merge_tool_delta, next_chunk, usage_of
+from quantai_tui.ai.llm_wire import retry_after as retry_after_of
 from quantai_tui.core.secrets import Secret, redact
 
 if TYPE_CHECKING:
@@ -75,12 +73,13 @@ class LLMConfig:
     @classmethod
     def from_settings(cls, llm: Any) -> LLMConfig:
         """From the settings tree's `[llm]` table (attributes base_url, model, api_key_env, ...)."""
+        default = cls()  # slotted dataclass: class attributes are descriptors, not defaults
         return cls(
             base_url=getattr(llm, "base_url", "") or "",
             model=getattr(llm, "model", "") or "",
             api_key_env=getattr(llm, "api_key_env", "") or "OPENAI_API_KEY",
-            timeout=float(getattr(llm, "timeout_s", cls.timeout)),
-            max_retries=int(getattr(llm, "max_retries", cls.max_retries)),
+            timeout=float(getattr(llm, "timeout_s", default.timeout)),
+            max_retries=int(getattr(llm, "max_retries", default.max_retries)),
             temperature=getattr(llm, "temperature", None),
         )
 
@@ -177,7 +176,7 @@ class LLMClient:
                 content=msg.content or "",
                 tool_calls=calls,
                 finish_reason=choice.finish_reason,
-                usage=_usage(getattr(resp, "usage", None)),
+                usage=usage_of(getattr(resp, "usage", None)),
                 model=getattr(resp, "model", "") or self.model,
             )
         except (AttributeError, IndexError, TypeError) as e:
@@ -205,7 +204,7 @@ class LLMClient:
         while True:  # retried until the first chunk arrives; Retrying events show the wait
             try:
                 stream = await client.chat.completions.create(**kwargs)
-                first = await _next(stream)
+                first = await next_chunk(stream)
                 break
             except Exception as e:
                 notice = self._retry_or_raise(e, attempt)
@@ -213,7 +212,7 @@ class LLMClient:
                 yield notice
                 await self._sleep(notice.delay)
         text: list[str] = []
-        calls: dict[int, _PartialCall] = {}
+        calls: dict[int, PartialCall] = {}
         finish: str | None = None
         usage: Usage | None = None
         model = self.model
@@ -221,17 +220,17 @@ class LLMClient:
             chunk = first
             while chunk is not None:
                 model = getattr(chunk, "model", None) or model
-                usage = _usage(getattr(chunk, "usage", None)) or usage
+                usage = usage_of(getattr(chunk, "usage", None)) or usage
                 for choice in getattr(chunk, "choices", None) or []:
                     delta = choice.delta
                     if delta is not None and delta.content:
                         text.append(delta.content)
                         yield TextDelta(delta.content)
                     for pos, tc in enumerate((delta.tool_calls if delta is not None else None) or []):
-                        for event in _merge_tool_delta(calls, tc, pos):
+                        for event in merge_tool_delta(calls, tc, pos):
                             yield event
                     finish = choice.finish_reason or finish
-                chunk = await _next(stream)
+                chunk = await next_chunk(stream)
         except LLMError:
             raise
         except Exception as e:
@@ -310,7 +309,7 @@ class LLMClient:
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
         """Exponential backoff with jitter in [50%, 100%]; at least what Retry-After asks for."""
-        backoff = min(self.config.backoff_max, self.config.backoff_base * 2 ** (attempt - 1))
+        backoff = min(self.config.backoff_max, self.config.backoff_base * 2.0 ** (attempt - 1))
         backoff *= 0.5 + 0.5 * self._rng.random()
         if retry_after is not None:
             return max(retry_after, 0.0) + 0.1 * backoff * self._rng.random()
@@ -331,8 +330,8 @@ class LLMClient:
             return LLMConnectionError(f"cannot reach {where}: {self._scrub(str(e.__cause__ or e))}")
         if isinstance(e, openai.APIStatusError):
             status = e.status_code
-            detail = self._scrub(_error_detail(e.body) or e.response.reason_phrase or "")
-            retry_after = _retry_after(e.response.headers)
+            detail = self._scrub(error_detail(e.body) or e.response.reason_phrase or "")
+            retry_after = retry_after_of(e.response.headers)
             cls = LLMRateLimitError if status == 429 else LLMStatusError
             return cls(f"HTTP {status} from {where}: {detail}".rstrip(": "), status=status, retry_after=retry_after)
         if isinstance(e, openai.APIError):
@@ -345,79 +344,3 @@ class LLMClient:
 
     def _scrub(self, text: str) -> str:
         return " ".join(redact(text, self.resolved.api_key).split())[:300]
-
-
-@dataclass(slots=True)
-class _PartialCall:
-    id: str = ""
-    name: str = ""
-    args: str = ""
-    announced: bool = False
-
-    def done(self, index: int) -> ToolCall:
-        return ToolCall(self.id or f"call_{index}", self.name, self.args)
-
-
-def _merge_tool_delta(calls: dict[int, _PartialCall], tc: Any, pos: int) -> list[StreamEvent]:
-    """Fold one tool-call fragment into its call (keyed by `index`); events to show for it."""
-    index = tc.index if getattr(tc, "index", None) is not None else pos
-    call = calls.setdefault(index, _PartialCall())
-    events: list[StreamEvent] = []
-    if getattr(tc, "id", None) and not call.id:
-        call.id = tc.id
-    fn = getattr(tc, "function", None)
-    if fn is not None:
-        if fn.name and fn.name != call.name:
-            call.name += fn.name  # a name is normally sent whole, once; some servers split it
-        if fn.arguments:
-            call.args += fn.arguments
-    if call.name and not call.announced:
-        call.announced = True
-        events.append(ToolCallStarted(index, call.id or f"call_{index}", call.name))
-    if fn is not None and fn.arguments:
-        events.append(ToolCallDelta(index, fn.arguments))
-    return events
-
-
-async def _next(stream: Any) -> Any:
-    try:
-        return await stream.__anext__()
-    except StopAsyncIteration:
-        return None
-
-
-def _usage(u: Any) -> Usage | None:
-    if u is None:
-        return None
-    return Usage(int(getattr(u, "prompt_tokens", 0) or 0), int(getattr(u, "completion_tokens", 0) or 0))
-
-
-def _error_detail(body: object) -> str:
-    if isinstance(body, Mapping):
-        inner = body.get("error", body)
-        if isinstance(inner, Mapping):
-            return str(inner.get("message") or "")
-        return str(body.get("message") or inner or "")
-    return str(body or "")
-
-
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    """Seconds from `retry-after-ms`, or `retry-after` as seconds or an HTTP date."""
-    ms = headers.get("retry-after-ms")
-    if ms:
-        try:
-            return float(ms) / 1000.0
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())

@@ -129,9 +129,7 @@ class ToolCall:
         try:
             value = json.loads(text)
         except json.JSONDecodeError as e:
-            raise ToolArgumentsError(
-                f"arguments of {self.name} are not valid JSON ({e.msg} at char {e.pos})"
-            ) from None
+            raise ToolArgumentsError(f"arguments of {self.name} are not valid JSON ({e.msg} at char {e.pos})") from None
         if not isinstance(value, dict):
             raise ToolArgumentsError(f"arguments of {self.name} must be a JSON object, got {type(value).__name__}")
         return value

@@ -20,6 +20,7 @@ if str(ROOT) not in sys.path:  # `tests.fakes` is importable however pytest was 
 
 from tests.fakes.openai_server import FakeOpenAIServer  # noqa: E402
 
+
 class NetworkBlocked(OSError):
     pass
 

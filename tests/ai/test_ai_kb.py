@@ -9,7 +9,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -167,7 +167,8 @@ def test_reopen_with_a_fresh_client(tmp_path: Path, docs: dict[str, Path]) -> No
         "import chromadb; c = chromadb.PersistentClient(path=sys.argv[1], "
         "settings=chromadb.Settings(anonymized_telemetry=False)).get_collection('quantai-knowledge'); "
         "print(json.dumps({'source': h.source, 'docs': len(kb.list()), "
-        "'ef': c.configuration['embedding_function'].name(), 'n': c.query(query_texts=['funding'], n_results=1)['ids'][0]}))"
+        "'ef': c.configuration['embedding_function'].name(), "
+        "'n': c.query(query_texts=['funding'], n_results=1)['ids'][0]}))"
     )
     out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
@@ -200,7 +201,11 @@ def test_add_text_for_content_from_elsewhere(kb: KnowledgeBase) -> None:
 
 @pytest.mark.parametrize(
     ("name", "content", "message"),
-    [("missing.md", None, "no such file"), ("data.xlsx", "x", "unsupported file type"), ("empty.md", "  \n", "no text")],
+    [
+        ("missing.md", None, "no such file"),
+        ("data.xlsx", "x", "unsupported file type"),
+        ("empty.md", "  \n", "no text"),
+    ],
 )
 def test_bad_sources_raise_one_line_errors(
     kb: KnowledgeBase, tmp_path: Path, name: str, content: str | None, message: str
@@ -242,7 +247,7 @@ def test_html_to_text_keeps_visible_text_and_headings() -> None:
 
 
 class _Pages(BaseHTTPRequestHandler):
-    pages: dict[str, tuple[str, bytes]] = {}
+    pages: ClassVar[dict[str, tuple[str, bytes]]] = {}
 
     def log_message(self, format: str, *args: Any) -> None:
         pass

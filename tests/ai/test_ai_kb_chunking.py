@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+from itertools import pairwise
 
 import pytest
 
 from quantai_tui.ai.kb.chunking import chunk_document, chunk_markdown, chunk_plain, chunk_python, split_chars
 
-WORDS = "price volume spread depth funding basis momentum drawdown leverage margin".split()
+WORDS = ["price", "volume", "spread", "depth", "funding", "basis", "momentum", "drawdown", "leverage", "margin"]
 
 
 def prose(n_words: int, seed: int = 0) -> str:
@@ -28,7 +29,7 @@ def test_character_windows_overlap_and_cover_everything(size: int, overlap: int)
     text = prose(900)
     chunks = split_chars(text, size, overlap)
     assert len(chunks) > 3 and all(len(c) <= size for c in chunks)
-    for a, b in zip(chunks, chunks[1:], strict=False):
+    for a, b in pairwise(chunks):
         edge = shared_edge(a, b)
         # Neighbours share about `overlap` characters, cut at a word boundary.
         assert overlap - 20 <= edge <= overlap if overlap else edge == 0, (edge, a[-80:], b[:80])
@@ -48,7 +49,7 @@ def test_paragraphs_are_packed_and_neighbours_overlap() -> None:
     paragraphs = [prose(30, seed=i) for i in range(20)]
     chunks = [c.text for c in chunk_plain("\n\n".join(paragraphs), size=600, overlap=100)]
     assert all(len(c) <= 600 for c in chunks) and len(chunks) >= 5
-    for a, b in zip(chunks, chunks[1:], strict=False):
+    for a, b in pairwise(chunks):
         assert 50 <= shared_edge(a, b) <= 100
     for p in paragraphs:  # small paragraphs are never cut in the middle
         assert any(p in c for c in chunks)
@@ -71,17 +72,21 @@ def test_long_markdown_section_splits_with_overlap_but_sections_do_not_bleed() -
     md = f"# A\n\n{body}\n\n# B\n\nshort section"
     chunks = chunk_markdown(md, size=500, overlap=80)
     a = [c for c in chunks if c.heading == "A"]
-    assert len(a) > 2 and all(shared_edge(x.text, y.text) >= 40 for x, y in zip(a, a[1:], strict=False))
+    assert len(a) > 2 and all(shared_edge(x.text, y.text) >= 40 for x, y in pairwise(a))
     assert chunks[-1].heading == "B" and chunks[-1].text == "# B\n\nshort section"
 
 
 def test_python_is_cut_at_functions_and_classes() -> None:
     funcs = "\n\n".join(
-        f"def f{i}(x: int) -> int:\n    \"\"\"Doc {i}.\"\"\"\n" + "".join(f"    x += {j}\n" for j in range(12)) + "    return x\n"
+        f'def f{i}(x: int) -> int:\n    """Doc {i}."""\n'
+        + "".join(f"    x += {j}\n" for j in range(12))
+        + "    return x\n"
         for i in range(6)
     )
-    big_class = "class Big:\n    \"\"\"A class too big for one chunk.\"\"\"\n\n" + "\n".join(
-        f"    # helper {i}\n    def m{i}(self) -> int:\n" + "".join(f"        v = {j}\n" for j in range(15)) + "        return v\n"
+    big_class = 'class Big:\n    """A class too big for one chunk."""\n\n' + "\n".join(
+        f"    # helper {i}\n    def m{i}(self) -> int:\n"
+        + "".join(f"        v = {j}\n" for j in range(15))
+        + "        return v\n"
         for i in range(5)
     )
     src = f'"""Module doc."""\n\nimport os\n\n{funcs}\n\n@decorator\n{big_class}\n\nMAIN = 1\n'
@@ -89,7 +94,7 @@ def test_python_is_cut_at_functions_and_classes() -> None:
     assert all(len(c.text) <= 500 for c in chunks)
     for i in range(6):  # each small function is whole inside exactly one chunk
         whole = [c for c in chunks if f"def f{i}(" in c.text]
-        assert len(whole) == 1 and f"    return x" in whole[0].text.split(f"def f{i}(")[1]
+        assert len(whole) == 1 and "    return x" in whole[0].text.split(f"def f{i}(")[1]
         assert f"def f{i}" in whole[0].heading
     methods = [c for c in chunks if c.heading.startswith("class Big > def m")]
     assert len(methods) >= 3

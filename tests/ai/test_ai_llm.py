@@ -49,7 +49,11 @@ TOOLS = [
             "description": "Run a backtest and return its metrics.",
             "parameters": {
                 "type": "object",
-                "properties": {"strategy": {"type": "string"}, "fast": {"type": "integer"}, "slow": {"type": "integer"}},
+                "properties": {
+                    "strategy": {"type": "string"},
+                    "fast": {"type": "integer"},
+                    "slow": {"type": "integer"},
+                },
                 "required": ["strategy"],
             },
         },
@@ -177,7 +181,8 @@ async def test_malformed_tool_arguments_raise_a_tool_error_not_a_crash(
 
 async def test_429_then_success_waits_what_retry_after_asks(fake_openai: FakeOpenAIServer) -> None:
     fake_openai.enqueue(error_reply(429, "rate limited", retry_after="2"), text_reply("ok", usage=(5, 1)))
-    sleeps, notices = Sleeps(), []
+    sleeps = Sleeps()
+    notices: list[Retrying] = []
     client = make_client(fake_openai, sleeps)
     client._on_retry = notices.append
     result = await client.complete(ASK)
@@ -281,7 +286,7 @@ async def test_malformed_json_body_is_a_protocol_error(fake_openai: FakeOpenAISe
 
 
 async def test_error_mid_stream_is_raised_after_the_text_already_shown(fake_openai: FakeOpenAIServer) -> None:
-    chunks = text_chunks(["partial "])[:-1] + [{"error": {"message": "upstream overloaded"}}]
+    chunks = [*text_chunks(["partial "])[:-1], {"error": {"message": "upstream overloaded"}}]
     fake_openai.enqueue(stream_reply(chunks, done=False))
     seen: list[StreamEvent] = []
     async with make_client(fake_openai) as client:
@@ -316,7 +321,14 @@ def test_from_settings_reads_the_llm_table() -> None:
         base_url, model, api_key_env, timeout_s, max_retries, temperature = "http://x/v1", "m", "K", 5.0, 1, 0.2
 
     c = LLMConfig.from_settings(Llm())
-    assert (c.base_url, c.model, c.api_key_env, c.timeout, c.max_retries, c.temperature) == ("http://x/v1", "m", "K", 5.0, 1, 0.2)
+    assert (c.base_url, c.model, c.api_key_env, c.timeout, c.max_retries, c.temperature) == (
+        "http://x/v1",
+        "m",
+        "K",
+        5.0,
+        1,
+        0.2,
+    )
 
 
 async def test_local_server_without_a_key_works(fake_openai: FakeOpenAIServer) -> None:

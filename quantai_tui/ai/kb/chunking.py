@@ -32,9 +32,7 @@ class Chunk:
     heading: str = ""
 
 
-def chunk_document(
-    text: str, kind: str, size: int = DEFAULT_SIZE, overlap: int = DEFAULT_OVERLAP
-) -> list[Chunk]:
+def chunk_document(text: str, kind: str, size: int = DEFAULT_SIZE, overlap: int = DEFAULT_OVERLAP) -> list[Chunk]:
     """Chunk `text` by the rules for `kind` (md, html, py, txt, pdf)."""
     if size <= 0 or not 0 <= overlap < size:
         raise ValueError(f"need size > 0 and 0 <= overlap < size, got {size=} {overlap=}")

@@ -16,9 +16,9 @@ from pathlib import Path, PurePosixPath
 from quantai_tui.core.errors import AIError
 
 __all__ = [
+    "SUFFIX_KINDS",
     "KBError",
     "LoadedDocument",
-    "SUFFIX_KINDS",
     "canonical_source",
     "doc_id_for",
     "html_to_text",
@@ -67,9 +67,7 @@ def doc_id_for(source: str | Path) -> str:
     return hashlib.sha256(canonical_source(source).encode()).hexdigest()[:16]
 
 
-def load_source(
-    source: str | Path, *, timeout: float = URL_TIMEOUT, max_bytes: int = MAX_BYTES
-) -> LoadedDocument:
+def load_source(source: str | Path, *, timeout: float = URL_TIMEOUT, max_bytes: int = MAX_BYTES) -> LoadedDocument:
     if is_url(source):
         return _load_url(str(source), timeout, max_bytes)
     if isinstance(source, str) and re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]+://", source):

@@ -8,6 +8,7 @@ imported on first use, never at module import, so `quantai --help` stays fast.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import threading
 import time
@@ -29,7 +30,7 @@ from quantai_tui.ai.kb.loaders import (
 if TYPE_CHECKING:
     from chromadb.api.models.Collection import Collection
 
-__all__ = ["AddResult", "COLLECTION", "DocumentInfo", "KnowledgeBase", "SearchHit"]
+__all__ = ["COLLECTION", "AddResult", "DocumentInfo", "KnowledgeBase", "SearchHit"]
 
 COLLECTION = "quantai-knowledge"
 _WRITE_BATCH = 256
@@ -124,17 +125,13 @@ class KnowledgeBase:
         chunks = chunk_document(doc.text, doc.kind, self.chunk_size, self.overlap)
         if not chunks:
             raise KBError(f"no text found in {doc.source}")
-        content_hash = hashlib.sha256(
-            f"{self.chunk_size}:{self.overlap}:{title}\n{doc.text}".encode()
-        ).hexdigest()[:32]
+        content_hash = hashlib.sha256(f"{self.chunk_size}:{self.overlap}:{title}\n{doc.text}".encode()).hexdigest()[:32]
         with self._lock:
             col = self._col()
             old = self._info(doc_id)
             if old is not None and old.content_hash == content_hash:
                 return AddResult(old, "unchanged")
-            info = DocumentInfo(
-                doc_id, doc.source, title, doc.kind, len(chunks), self._clock(), content_hash
-            )
+            info = DocumentInfo(doc_id, doc.source, title, doc.kind, len(chunks), self._clock(), content_hash)
             # Embed everything before writing: a failure leaves the previous version intact.
             from quantai_tui.ai.embedding import embed
 
@@ -142,10 +139,16 @@ class KnowledgeBase:
             ids = [f"{doc_id}-{i:05d}" for i in range(len(chunks))]
             metas: list[dict[str, str | int | float | bool]] = [
                 {
-                    "doc_id": doc_id, "source": doc.source, "title": title, "kind": doc.kind,
-                    "chunk": i, "chunks": len(chunks), "heading": c.heading,
-                    "added_at": info.added_at, "content_hash": content_hash,
-                }  # fmt: skip
+                    "doc_id": doc_id,
+                    "source": doc.source,
+                    "title": title,
+                    "kind": doc.kind,
+                    "chunk": i,
+                    "chunks": len(chunks),
+                    "heading": c.heading,
+                    "added_at": info.added_at,
+                    "content_hash": content_hash,
+                }
                 for i, c in enumerate(chunks)
             ]
             for lo in range(0, len(ids), _WRITE_BATCH):
@@ -178,7 +181,7 @@ class KnowledgeBase:
             res = col.query(
                 query_embeddings=embed([query]),
                 n_results=n,
-                include=["documents", "metadatas", "distances"],  # type: ignore[list-item]
+                include=["documents", "metadatas", "distances"],
             )
         docs = (res["documents"] or [[]])[0]
         metas = (res["metadatas"] or [[]])[0]
@@ -203,7 +206,7 @@ class KnowledgeBase:
             out: list[DocumentInfo] = []
             offset = 0
             while True:
-                page = col.get(where={"chunk": 0}, include=["metadatas"], limit=_PAGE, offset=offset)  # type: ignore[list-item]
+                page = col.get(where={"chunk": 0}, include=["metadatas"], limit=_PAGE, offset=offset)
                 metas = page["metadatas"] or []
                 out.extend(_doc_info(m) for m in metas)
                 if len(metas) < _PAGE:
@@ -233,7 +236,9 @@ class KnowledgeBase:
 
     def _info(self, doc_id: str) -> DocumentInfo | None:
         res = self._col().get(
-            where={"$and": [{"doc_id": doc_id}, {"chunk": 0}]}, include=["metadatas"], limit=1  # type: ignore[list-item]
+            where={"$and": [{"doc_id": doc_id}, {"chunk": 0}]},
+            include=["metadatas"],
+            limit=1,
         )
         metas = res["metadatas"] or []
         return _doc_info(metas[0]) if metas else None
@@ -248,9 +253,7 @@ class KnowledgeBase:
             except ImportError as e:
                 raise KBError(f"knowledge base unavailable: {e}") from None
             self.path.mkdir(parents=True, exist_ok=True)
-            client = chromadb.PersistentClient(
-                path=str(self.path), settings=Settings(anonymized_telemetry=False)
-            )
+            client = chromadb.PersistentClient(path=str(self.path), settings=Settings(anonymized_telemetry=False))
             self._collection = client.get_or_create_collection(
                 COLLECTION,
                 embedding_function=MiniLMEmbeddingFunction(),  # type: ignore[arg-type]
@@ -275,10 +278,8 @@ def _candidate_ids(doc: str | Path) -> Sequence[str]:
     text = str(doc)
     if len(text) == 16 and all(c in "0123456789abcdef" for c in text):
         ids.append(text)
-    try:
+    with contextlib.suppress(OSError, ValueError):  # not a usable path: try the other spellings
         ids.append(doc_id_for(doc))
-    except (OSError, ValueError):
-        pass
     ids.append(_hash_id(text))
     return ids
 
