@@ -181,6 +181,7 @@ class Strategy:
         self.venue = ""
         self.symbols: list[str] = []
         self.advisor: Advisor | None = None
+        self.data_kinds: set[str] = set()  # market data kinds the run provides: trades, bars, quotes, book
         self._drive: Driver = drive_sync
         self._instruments: dict[str, Instrument] = {}
         self._own_orders: set[str] = set()
@@ -204,12 +205,15 @@ class Strategy:
         return {k: p.default for k, p in cls.param_specs().items()}
 
     # --- wiring (done by the kernel or the backtest engine) -------------------------------------
-    def bind(self, ctx: TradingContext, *, venue: str, symbols: list[str], drive: Driver | None = None) -> None:
+    def bind(self, ctx: TradingContext, *, venue: str, symbols: list[str], drive: Driver | None = None,
+             data_kinds: set[str] | None = None) -> None:
         if not symbols:
             raise StrategyError(f"{self.id}: no symbols to trade")
         self.ctx = ctx
         self.venue = venue
         self.symbols = list(symbols)
+        if data_kinds is not None:
+            self.data_kinds = set(data_kinds)
         if drive is not None:
             self._drive = drive
 
@@ -230,6 +234,11 @@ class Strategy:
 
     def now_ns(self) -> int:
         return self._context.clock.timestamp_ns()
+
+    def subscriptions(self) -> set[str] | None:
+        """Market data kinds to receive (trades, quotes, book, bars); None: every kind whose
+        handler is overridden. Called after bind, so it may look at `data_kinds`."""
+        return None
 
     def overrides(self, method: str) -> bool:
         """True if this strategy implements the handler (the engine subscribes only those)."""

@@ -1,0 +1,150 @@
+"""Performance metrics, accumulated as the replay runs (O(1) memory in the number of ticks).
+
+Definitions (docs/backtest.md has the long form):
+- The equity is sampled once per *period*: the bar timeframe for bar data, one minute for
+  ticks and quotes (`metrics_period` overrides). A period's return is r = E_k / E_{k-1} - 1.
+- Annualisation: crypto trades around the clock, so periods per year = 365 * 86400 / period_s.
+- sharpe  = mean(r) / std(r, ddof=1) * sqrt(periods per year)   (risk-free rate 0)
+- sortino = mean(r) / sqrt(mean(min(r, 0)^2)) * sqrt(periods per year)
+- cagr    = (E_end / E_0) ** (365.25 days / duration) - 1, duration from first to last event
+- max_drawdown_pct = largest (peak - E) / peak over the samples and fills, in percent
+- win_rate = share of closed round trips (flat -> position -> flat or flip) with P&L > 0,
+  P&L after fees; profit_factor = gross profit / gross loss of those trips
+- exposure_pct = share of periods that ended holding a position
+A value that is undefined (no returns, no losing trip, ...) is None.
+"""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal
+from typing import Any
+
+YEAR_S = 365 * 86_400
+CAGR_YEAR_S = 365.25 * 86_400
+
+
+class BoundedCurve:
+    """(ts, values...) points, at most `cap`: when full, every other point is dropped and the
+    sampling stride doubles, so memory stays flat however long the replay."""
+
+    __slots__ = ("cap", "points", "_stride", "_n")
+
+    def __init__(self, cap: int = 4000) -> None:
+        self.cap = max(16, cap)
+        self.points: list[tuple[Any, ...]] = []
+        self._stride = 1
+        self._n = 0
+
+    def add(self, point: tuple[Any, ...]) -> None:
+        self._n += 1
+        if (self._n - 1) % self._stride:
+            return
+        self.points.append(point)
+        if len(self.points) >= self.cap:
+            self.points = self.points[::2]
+            self._stride *= 2
+
+    def replace_last(self, point: tuple[Any, ...]) -> None:
+        if self.points:
+            self.points[-1] = point
+        else:
+            self.points.append(point)
+
+
+class MetricsAccumulator:
+    def __init__(self, initial_equity: float, period_ns: int, curve_cap: int = 4000) -> None:
+        self.initial = initial_equity
+        self.period_ns = period_ns
+        self.curve = BoundedCurve(curve_cap)
+        self._prev = initial_equity
+        self._n = 0
+        self._mean = 0.0
+        self._m2 = 0.0
+        self._down2 = 0.0
+        self._peak = initial_equity
+        self.max_dd = 0.0
+        self._exposed = 0
+        self._samples = 0
+        self.first_ts: int | None = None
+        self.last_ts: int | None = None
+
+    def sample(self, ts: int, equity: float, exposed: bool, prices: tuple[float, ...] = ()) -> None:
+        """One period's closing equity."""
+        prev = self._prev
+        if prev > 0:
+            r = equity / prev - 1.0
+            self._n += 1
+            d = r - self._mean
+            self._mean += d / self._n
+            self._m2 += d * (r - self._mean)
+            if r < 0:
+                self._down2 += r * r
+        self._prev = equity
+        self._samples += 1
+        if exposed:
+            self._exposed += 1
+        self.touch(equity)
+        self.curve.add((ts, equity, *prices))
+
+    def touch(self, equity: float) -> None:
+        """An equity value between samples (after a fill): drawdown only."""
+        if equity > self._peak:
+            self._peak = equity
+        elif self._peak > 0:
+            dd = (self._peak - equity) / self._peak
+            if dd > self.max_dd:
+                self.max_dd = dd
+
+    def results(self, final_equity: Decimal, trips: list[Decimal]) -> dict[str, float | None]:
+        final = float(final_equity)
+        ppy = YEAR_S / (self.period_ns / 1e9)
+        sharpe = sortino = None
+        if self._n >= 2:
+            std = math.sqrt(self._m2 / (self._n - 1))
+            if std > 0:
+                sharpe = self._mean / std * math.sqrt(ppy)
+            down = math.sqrt(self._down2 / self._n)
+            if down > 0:
+                sortino = self._mean / down * math.sqrt(ppy)
+        cagr = None
+        if self.first_ts is not None and self.last_ts is not None and self.initial > 0 and final > 0:
+            years = (self.last_ts - self.first_ts) / 1e9 / CAGR_YEAR_S
+            if years > 0:
+                try:
+                    cagr = ((final / self.initial) ** (1.0 / years) - 1.0) * 100.0
+                except OverflowError:
+                    cagr = None
+                if cagr is not None and not math.isfinite(cagr):
+                    cagr = None
+        wins = [t for t in trips if t > 0]
+        losses = [t for t in trips if t < 0]
+        gross_win = float(sum(wins, Decimal(0)))
+        gross_loss = -float(sum(losses, Decimal(0)))
+        return {
+            "return_pct": (final / self.initial - 1.0) * 100.0 if self.initial else None,
+            "cagr_pct": cagr,
+            "sharpe": sharpe,
+            "sortino": sortino,
+            "max_drawdown_pct": self.max_dd * 100.0,
+            "win_rate": len(wins) / len(trips) * 100.0 if trips else None,
+            "profit_factor": gross_win / gross_loss if gross_loss > 0 else None,
+            "exposure_pct": self._exposed / self._samples * 100.0 if self._samples else 0.0,
+            "trades": len(trips),
+            "periods": self._samples,
+            "period_s": self.period_ns / 1e9,
+        }
+
+
+def metrics_from_equity(equity: list[float], period_s: float, *, exposed: list[bool] | None = None,
+                        initial: float | None = None, duration_s: float | None = None,
+                        trips: list[Decimal] | None = None) -> dict[str, float | None]:
+    """The same metrics for a ready-made equity series (tests, research)."""
+    init = equity[0] if initial is None else initial
+    acc = MetricsAccumulator(init, int(period_s * 1e9))
+    series = equity[1:] if initial is None else equity
+    for i, e in enumerate(series):
+        acc.sample(i, e, bool(exposed[i]) if exposed else False)
+    acc.first_ts = 0
+    acc.last_ts = int((duration_s if duration_s is not None else period_s * len(series)) * 1e9)
+    return acc.results(Decimal(repr(series[-1] if series else init)), trips or [])
