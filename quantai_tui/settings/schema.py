@@ -63,13 +63,15 @@ class PaperSettings:
     latency_ms: float = doc(0.0, "simulated venue latency for submits and cancels")
     maker_fee_bps: Decimal = doc(Decimal("10"), "maker fee in basis points")
     taker_fee_bps: Decimal = doc(Decimal("10"), "taker fee in basis points")
+    slippage_bps: Decimal = doc(Decimal("0"), "adverse slippage on taker fills in basis points")
 
 
 @dataclass
 class RiskSettings:
-    max_order_qty: dict[str, Decimal] = doc({}, "per symbol: the largest order quantity")
+    max_order_qty: dict[str, Decimal] = doc({}, "per symbol (or '*' for all): the largest order quantity")
     max_order_notional: Decimal = doc(Decimal("50000"), "largest order value in quote currency (0 = off)")
     max_position_notional: Decimal = doc(Decimal("100000"), "largest position value per symbol (0 = off)")
+    max_position_qty: dict[str, Decimal] = doc({}, "per symbol (or '*'): the largest position quantity")
     max_open_orders: int = doc(200, "open orders across all venues (0 = off)")
     daily_loss_limit: Decimal = doc(Decimal("0"), "halt new risk after this loss since 00:00 UTC (0 = off)")
     max_drawdown_pct: Decimal = doc(Decimal("0"), "halt new risk after this drawdown from the equity peak (0 = off)")
@@ -83,6 +85,7 @@ class RiskSettings:
 @dataclass
 class KillSwitchSettings:
     flatten: bool = doc(False, "also close positions with reduce-only market orders when engaged")
+    cancel_retry_s: float = doc(1.0, "cancel again, every this many seconds, orders still open after engaging")
 
 
 @dataclass
@@ -134,6 +137,7 @@ class BacktestSettings:
 @dataclass
 class DataSettings:
     flush_interval_s: float = doc(2.0, "the recorder writes a durable Parquet chunk at least this often")
+    book_snapshot_interval_s: float = doc(60.0, "the recorder also stores a full book snapshot this often")
     markets_max_age_h: float = doc(24.0, "refresh cached venue market lists after this many hours")
 
 
