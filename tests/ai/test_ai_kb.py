@@ -294,3 +294,31 @@ def test_loader_reads_bytes_as_utf8_and_normalises_newlines(tmp_path: Path) -> N
     p.write_bytes("\ufeffVolatility \u03c3\r\nsecond line\r\n".encode())
     doc = load_source(p)
     assert doc.text == "Volatility \u03c3\nsecond line\n" and doc.title == "crlf.txt"
+
+
+def test_progress_is_reported_and_an_abort_keeps_the_previous_version(tmp_path: Path) -> None:
+    kb = KnowledgeBase(tmp_path / "kb", chunk_size=200, overlap=20)
+    path = tmp_path / "long.txt"
+    path.write_text("\n\n".join(f"Paragraph {i} about spreads and depth. " * 4 for i in range(70)))
+    seen: list[tuple[int, int]] = []
+    first = kb.add(path, progress=lambda done, total: seen.append((done, total))).doc
+    assert len(seen) >= 2 and seen[-1] == (first.chunks, first.chunks)
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+
+    class Cancelled(Exception):
+        pass
+
+    def cancel(done: int, total: int) -> None:
+        raise Cancelled
+
+    path.write_text("Completely different text about funding.")
+    with pytest.raises(Cancelled):
+        kb.add(path, progress=cancel)
+    assert kb.get(path) == first and kb.count_chunks() == first.chunks
+
+
+def test_an_unusable_path_is_a_kb_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")
+    with pytest.raises(KBError, match="cannot open the knowledge base"):
+        KnowledgeBase(blocker / "kb").list()

@@ -331,6 +331,15 @@ def test_from_settings_reads_the_llm_table() -> None:
     )
 
 
+def test_from_settings_uses_defaults_for_missing_fields() -> None:
+    class Partial:
+        model = "m"
+
+    c = LLMConfig.from_settings(Partial())
+    assert (c.model, c.base_url, c.api_key_env) == ("m", "", "OPENAI_API_KEY")
+    assert (c.timeout, c.max_retries) == (LLMConfig().timeout, LLMConfig().max_retries)
+
+
 async def test_local_server_without_a_key_works(fake_openai: FakeOpenAIServer) -> None:
     fake_openai.enqueue(text_reply("hi from ollama"))
     async with LLMClient(LLMConfig(base_url=fake_openai.base_url, model="llama3"), env={}) as client:

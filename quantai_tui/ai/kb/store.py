@@ -34,6 +34,8 @@ __all__ = ["COLLECTION", "AddResult", "DocumentInfo", "KnowledgeBase", "SearchHi
 
 COLLECTION = "quantai-knowledge"
 _WRITE_BATCH = 256
+_EMBED_BATCH = 32  # chunks per progress report
+Progress = Callable[[int, int], None]
 _PAGE = 1000
 
 
@@ -102,15 +104,21 @@ class KnowledgeBase:
 
     # -- writing ---------------------------------------------------------------------------
 
-    def add(self, source: str | Path, *, title: str | None = None) -> AddResult:
-        """Add (or refresh) a document from a file path or an http(s) URL."""
-        doc = load_source(source, timeout=self.url_timeout, max_bytes=self.max_bytes)
-        return self._store(doc, doc_id_for(source), title)
+    def add(self, source: str | Path, *, title: str | None = None, progress: Progress | None = None) -> AddResult:
+        """Add (or refresh) a document from a file path or an http(s) URL.
 
-    def add_text(self, text: str, *, source: str, kind: str = "txt", title: str | None = None) -> AddResult:
+        `progress(done, total)` is called as chunks are embedded (~15 chunks/s on 2 cores); an
+        exception raised from it aborts the add and leaves the previous version untouched.
+        """
+        doc = load_source(source, timeout=self.url_timeout, max_bytes=self.max_bytes)
+        return self._store(doc, doc_id_for(source), title, progress)
+
+    def add_text(
+        self, text: str, *, source: str, kind: str = "txt", title: str | None = None, progress: Progress | None = None
+    ) -> AddResult:
         """Add text that did not come from a file or URL the KB reads itself; `source` labels it."""
         doc = LoadedDocument(source=source, title=title or source, kind=kind, text=text)
-        return self._store(doc, _hash_id(source), title)
+        return self._store(doc, _hash_id(source), title, progress)
 
     def remove(self, doc: str | Path) -> DocumentInfo | None:
         """Remove a document by id, or by the path/URL it was added from. None if not present."""
@@ -120,7 +128,7 @@ class KnowledgeBase:
                 self._col().delete(where={"doc_id": info.doc_id})
             return info
 
-    def _store(self, doc: LoadedDocument, doc_id: str, title: str | None) -> AddResult:
+    def _store(self, doc: LoadedDocument, doc_id: str, title: str | None, progress: Progress | None) -> AddResult:
         title = title or doc.title
         chunks = chunk_document(doc.text, doc.kind, self.chunk_size, self.overlap)
         if not chunks:
@@ -135,7 +143,12 @@ class KnowledgeBase:
             # Embed everything before writing: a failure leaves the previous version intact.
             from quantai_tui.ai.embedding import embed
 
-            vectors = embed([_embedding_text(c, title) for c in chunks])
+            texts = [_embedding_text(c, title) for c in chunks]
+            vectors: list[Any] = []
+            for lo in range(0, len(texts), _EMBED_BATCH):
+                vectors.extend(embed(texts[lo : lo + _EMBED_BATCH]))
+                if progress is not None:
+                    progress(min(lo + _EMBED_BATCH, len(texts)), len(texts))
             ids = [f"{doc_id}-{i:05d}" for i in range(len(chunks))]
             metas: list[dict[str, str | int | float | bool]] = [
                 {
@@ -252,13 +265,18 @@ class KnowledgeBase:
                 from quantai_tui.ai.embedding import MiniLMEmbeddingFunction
             except ImportError as e:
                 raise KBError(f"knowledge base unavailable: {e}") from None
-            self.path.mkdir(parents=True, exist_ok=True)
-            client = chromadb.PersistentClient(path=str(self.path), settings=Settings(anonymized_telemetry=False))
-            self._collection = client.get_or_create_collection(
-                COLLECTION,
-                embedding_function=MiniLMEmbeddingFunction(),  # type: ignore[arg-type]
-                configuration={"hnsw": {"space": "cosine"}},
-            )
+            try:
+                self.path.mkdir(parents=True, exist_ok=True)
+                # Every client of this path in one process must use the same Settings (chromadb
+                # refuses a second instance with different ones): open it only through this class.
+                client = chromadb.PersistentClient(path=str(self.path), settings=Settings(anonymized_telemetry=False))
+                self._collection = client.get_or_create_collection(
+                    COLLECTION,
+                    embedding_function=MiniLMEmbeddingFunction(),  # type: ignore[arg-type]
+                    configuration={"hnsw": {"space": "cosine"}},
+                )
+            except (OSError, ValueError) as e:
+                raise KBError(f"cannot open the knowledge base at {self.path}: {' '.join(str(e).split())}") from None
         return self._collection
 
 
