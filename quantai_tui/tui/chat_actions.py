@@ -1,0 +1,136 @@
+"""What the chat pane's lines do: slash commands become engine commands through the bridge;
+other text goes to the assistant when one is configured, else the pane says how to set one up.
+In live mode an order typed in the chat is confirmed first."""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from quantai_tui.core.commands import SubmitOrder
+from quantai_tui.core.enums import OrderSide, OrderType, TradingMode
+from quantai_tui.core.errors import QuantAIError
+from quantai_tui.core.values import Price, Quantity
+from quantai_tui.tui.chat_commands import HELP_TEXT, NO_MODEL_TEXT, Slash, SlashError, parse_slash
+from quantai_tui.tui.formatting import short_id
+from quantai_tui.tui.widgets.chat import ChatPane
+
+if TYPE_CHECKING:
+    from quantai_tui.tui.app import QuantAIApp
+
+
+async def run_chat(app: QuantAIApp, text: str) -> None:
+    chat = app.panes.query_one(ChatPane)
+    if not text.startswith("/"):
+        if app.options.assistant is None:
+            chat.say(NO_MODEL_TEXT, "system")
+            return
+        try:
+            await app.options.assistant(text, chat.say)
+        except Exception as exc:  # the assistant's failure is a chat line, never a crash
+            chat.say(f"assistant failed: {exc}", "error")
+        return
+    try:
+        slash = parse_slash(text)
+    except SlashError as exc:
+        chat.say(str(exc), "error")
+        return
+    await _run_slash(app, chat, slash)
+
+
+async def _run_slash(app: QuantAIApp, chat: ChatPane, s: Slash) -> None:
+    if s.name == "help":
+        chat.say(HELP_TEXT)
+    elif s.name == "clear":
+        chat.clear()
+    elif s.name in ("buy", "sell"):
+        await _order(app, chat, s)
+    elif s.name == "cancel":
+        await _cancel(app, chat, s.target)
+    elif s.name == "kill":
+        if s.target == "release":
+            app.action_release_kill_switch()
+        else:
+            await app.action_kill_switch()
+            chat.say("kill switch engaged", "ok")
+    elif s.name == "backtest":
+        app.action_backtest(s.target, s.params)
+    elif s.name == "symbol":
+        if s.symbol not in app.engine.symbols:
+            chat.say(f"{s.symbol} is not watched here; choose from {', '.join(app.engine.symbols)}", "error")
+        else:
+            app.switch_symbol(s.symbol or "")
+            chat.say(f"showing {s.symbol}", "ok")
+    elif s.name == "theme":
+        if s.target in app.available_themes:
+            app.set_theme(s.target)
+            chat.say(f"theme {s.target}", "ok")
+        else:
+            chat.say(f"no theme {s.target!r}; try {', '.join(app.quantai_themes)}", "error")
+
+
+async def _order(app: QuantAIApp, chat: ChatPane, s: Slash) -> None:
+    symbol = s.symbol or app.bridge.active_symbol
+    inst = app.engine.instrument(symbol)
+    side = OrderSide.BUY if s.name == "buy" else OrderSide.SELL
+    otype = OrderType.LIMIT if s.price is not None else OrderType.MARKET
+    try:
+        qty = Quantity(s.quantity or Decimal(0))
+        price = Price(s.price) if s.price is not None else None
+        if inst is not None:
+            inst.check_qty(qty)
+            qty = inst.make_qty(qty)
+            if price is not None:
+                inst.check_price(price)
+                price = inst.make_price(price)
+    except QuantAIError as exc:
+        chat.say(str(exc), "error")
+        return
+    cmd = SubmitOrder(app.engine.venue, symbol, side, otype, qty, price)
+    what = f"{side} {otype} {qty} {symbol}" + (f" @ {price}" if price is not None else "")
+    if app.engine.mode is TradingMode.LIVE:
+        from quantai_tui.tui.screens.confirm import ConfirmScreen
+
+        async def answer(yes: bool | None) -> None:
+            if yes:
+                await _send(app, chat, cmd, what)
+            else:
+                chat.say("not sent", "system")
+
+        app.push_screen(ConfirmScreen("Send a LIVE order?", f"{what} on {app.engine.venue}", yes="Send",
+                                      danger=True), answer)
+        return
+    await _send(app, chat, cmd, what)
+
+
+async def _send(app: QuantAIApp, chat: ChatPane, cmd: SubmitOrder, what: str) -> None:
+    try:
+        result = await app.bridge.submit(cmd)
+    except QuantAIError as exc:
+        chat.say(f"denied: {exc}", "error")
+        app.note(f"chat order denied: {exc}", logging.WARNING)
+        return
+    coid = getattr(result, "client_order_id", result if isinstance(result, str) else "")
+    order = next((o for o in app.bridge.orders() if o.client_order_id == coid), None)
+    if order is not None and order.status.value == "DENIED":
+        chat.say(f"denied: {order.reason or 'by risk'}", "error")
+        return
+    chat.say(f"sent {what}" + (f" #{short_id(coid)}" if coid else ""), "ok")
+
+
+async def _cancel(app: QuantAIApp, chat: ChatPane, target: str) -> None:
+    try:
+        if target.lower() == "all":
+            await app.bridge.cancel_all()
+            chat.say("cancel all sent", "ok")
+            return
+        matches = [o for o in app.bridge.open_orders() if o.client_order_id.endswith(target)]
+        if len(matches) != 1:
+            chat.say(f"no single open order ends with {target!r}" if not matches
+                     else f"{target!r} matches {len(matches)} orders; give more of the id", "error")
+            return
+        await app.bridge.cancel(matches[0].client_order_id)
+        chat.say(f"cancel sent for #{short_id(matches[0].client_order_id)}", "ok")
+    except QuantAIError as exc:
+        chat.say(str(exc), "error")

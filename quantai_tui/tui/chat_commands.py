@@ -1,0 +1,139 @@
+"""Slash commands of the chat pane. They need no model: each becomes a core command or a screen.
+
+    /buy 0.01                     market buy of the active symbol
+    /sell 0.5 ETH/USDT @ 2000     limit sell (also: limit 2000, at 2000)
+    /cancel a9f0001 | /cancel all
+    /kill [reason]  /kill release
+    /backtest [strategy] [k=v ...]
+    /symbol ETH/USDT   /theme quantai-light   /clear   /help
+
+Parsing is pure (no textual), so it is tested on its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+
+from quantai_tui.core.errors import SymbolError
+from quantai_tui.core.symbols import normalize_symbol
+
+HELP_TEXT = """Slash commands (no model needed):
+  /buy QTY [SYMBOL] [@ PRICE]    market order, or limit with @ PRICE
+  /sell QTY [SYMBOL] [@ PRICE]
+  /cancel ID | all               cancel one order (its id as shown) or every open one
+  /kill [reason]                 engage the kill switch now;  /kill release  asks first
+  /backtest [STRATEGY] [k=v ...] open the backtest screen (runs at once with a strategy)
+  /symbol SYMBOL   /theme NAME   /clear   /help"""
+
+NO_MODEL_TEXT = """No AI model is configured, so only slash commands work (type /help).
+To chat with a model, set one in config.toml (`quantai config path` shows where):
+  [llm]
+  model = "gpt-4o-mini"            # or llama3.1 on Ollama, any OpenAI-compatible model
+  base_url = "http://localhost:11434/v1"   # empty for OpenAI itself
+and put the key in the environment: export OPENAI_API_KEY=...  (or OPENAI_BASE_URL / OPENAI_API_KEY alone)."""
+
+COMMANDS = ("buy", "sell", "cancel", "kill", "backtest", "symbol", "theme", "clear", "help")
+
+
+@dataclass(frozen=True, slots=True)
+class Slash:
+    name: str
+    quantity: Decimal | None = None
+    price: Decimal | None = None
+    symbol: str | None = None
+    target: str = ""  # order id, "all", strategy name, theme, "release"
+    params: dict[str, str] = field(default_factory=dict)
+    text: str = ""  # free text (kill reason)
+
+
+class SlashError(ValueError):
+    pass
+
+
+def _decimal(token: str, what: str) -> Decimal:
+    try:
+        d = Decimal(token.replace(",", ""))
+    except InvalidOperation:
+        raise SlashError(f"{what} must be a number, got {token!r}") from None
+    if not d.is_finite() or d <= 0:
+        raise SlashError(f"{what} must be a positive number, got {token!r}")
+    return d
+
+
+def _order(name: str, args: list[str]) -> Slash:
+    qty: Decimal | None = None
+    price: Decimal | None = None
+    symbol: str | None = None
+    i = 0
+    while i < len(args):
+        tok = args[i]
+        low = tok.lower()
+        if low in ("@", "at", "limit"):
+            if i + 1 >= len(args):
+                raise SlashError(f"/{name}: a price must follow {tok!r}")
+            price = _decimal(args[i + 1], "price")
+            i += 2
+            continue
+        if low.startswith("@") and len(tok) > 1:
+            price = _decimal(tok[1:], "price")
+        elif "/" in tok or "-" in tok:
+            try:
+                symbol = normalize_symbol(tok)
+            except SymbolError as exc:
+                raise SlashError(str(exc)) from None
+        elif qty is None:
+            qty = _decimal(tok, "quantity")
+        else:
+            raise SlashError(f"/{name}: unexpected {tok!r}")
+        i += 1
+    if qty is None:
+        raise SlashError(f"usage: /{name} QTY [SYMBOL] [@ PRICE]")
+    return Slash(name, quantity=qty, price=price, symbol=symbol)
+
+
+def parse_slash(text: str) -> Slash:
+    """Parse one line starting with '/'; raise SlashError with a one-line reason."""
+    parts = text.strip().split()
+    if not parts or not parts[0].startswith("/"):
+        raise SlashError("not a slash command")
+    name = parts[0][1:].lower()
+    args = parts[1:]
+    if name not in COMMANDS:
+        raise SlashError(f"unknown command /{name}; type /help")
+    if name in ("buy", "sell"):
+        return _order(name, args)
+    if name == "cancel":
+        if len(args) != 1:
+            raise SlashError("usage: /cancel ID | all")
+        return Slash(name, target=args[0].lstrip("#"))
+    if name == "kill":
+        if args and args[0].lower() == "release":
+            return Slash(name, target="release", text=" ".join(args[1:]))
+        return Slash(name, text=" ".join(args) or "/kill in chat")
+    if name == "backtest":
+        params: dict[str, str] = {}
+        target = ""
+        for tok in args:
+            if "=" in tok:
+                k, _, v = tok.partition("=")
+                if not k or not v:
+                    raise SlashError(f"/backtest: parameter {tok!r} must be key=value")
+                params[k] = v
+            elif not target:
+                target = tok
+            else:
+                raise SlashError(f"/backtest: unexpected {tok!r}")
+        return Slash(name, target=target, params=params)
+    if name == "symbol":
+        if len(args) != 1:
+            raise SlashError("usage: /symbol SYMBOL")
+        try:
+            return Slash(name, symbol=normalize_symbol(args[0]))
+        except SymbolError as exc:
+            raise SlashError(str(exc)) from None
+    if name == "theme":
+        if len(args) != 1:
+            raise SlashError("usage: /theme NAME")
+        return Slash(name, target=args[0])
+    return Slash(name)

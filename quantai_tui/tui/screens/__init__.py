@@ -1,0 +1,1 @@
+"""Screens: main, order ticket, help, confirmations, live confirmation, backtest, replay."""

@@ -1,0 +1,116 @@
+"""Price chart pane: candles (one column each) or a filled line, price axis on the right."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widget import Widget
+
+from quantai_tui.tui.views import Candle, ChartView
+
+_BLOCKS = " ▁▂▃▄▅▆▇█"
+
+
+def _axis_labels(lo: float, hi: float, rows: int, places: int) -> dict[int, str]:
+    """Labels at the top, middle and bottom rows."""
+    if rows < 2:
+        return {}
+    picks = {0: hi, rows - 1: lo}
+    if rows >= 7:
+        picks[(rows - 1) // 2] = hi - (hi - lo) * ((rows - 1) // 2) / (rows - 1)
+    return {r: f"{p:,.{places}f}" for r, p in picks.items()}
+
+
+def candle_cells(c: Candle, lo: float, hi: float, rows: int) -> list[str]:
+    """The column of one candle, top row first: ┃ body, │ wick."""
+    span = (hi - lo) or 1.0
+    cells = []
+    body_hi, body_lo = max(c.open, c.close), min(c.open, c.close)
+    for r in range(rows):
+        top = hi - span * r / rows
+        bottom = hi - span * (r + 1) / rows
+        if body_lo <= top and body_hi >= bottom:
+            cells.append("┃")
+        elif c.low <= top and c.high >= bottom:
+            cells.append("│")
+        else:
+            cells.append(" ")
+    return cells
+
+
+class PriceChart(Widget):
+    COMPONENT_CLASSES = {"chart--up", "chart--down", "chart--line", "chart--axis", "chart--empty"}
+    DEFAULT_CSS = """
+    PriceChart { height: 1fr; }
+    PriceChart > .chart--up { color: $success; }
+    PriceChart > .chart--down { color: $error; }
+    PriceChart > .chart--line { color: $primary; }
+    PriceChart > .chart--axis { color: $foreground-muted; }
+    PriceChart > .chart--empty { color: $foreground-muted; }
+    """
+
+    view: reactive[ChartView | None] = reactive(None, always_update=True)
+    style_name: reactive[str] = reactive("candles")
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.renders = 0
+
+    def update_view(self, view: ChartView) -> None:
+        self.view = view
+
+    def toggle_style(self) -> str:
+        self.style_name = "line" if self.style_name == "candles" else "candles"
+        return self.style_name
+
+    def render(self) -> Text:
+        self.renders += 1
+        v = self.view
+        width, rows = self.size.width, self.size.height
+        get = self.get_component_rich_style
+        if v is None or not v.candles or rows < 2:
+            return Text("waiting for trades…", style=get("chart--empty"))
+        places = v.price_precision
+        axis_w = len(f"{max(c.high for c in v.candles):,.{places}f}") + 1
+        cols = max(1, width - axis_w)
+        candles = v.candles[-cols:]
+        lo = min(c.low for c in candles)
+        hi = max(c.high for c in candles)
+        if hi - lo < 10 ** -places:
+            hi, lo = hi + 10 ** -places, lo - 10 ** -places
+        labels = _axis_labels(lo, hi, rows, places)
+        grid = self._candle_grid(candles, lo, hi, rows) if self.style_name == "candles" else \
+            self._line_grid(candles, lo, hi, rows)
+        up, down, line, axis = get("chart--up"), get("chart--down"), get("chart--line"), get("chart--axis")
+        out = Text(no_wrap=True, overflow="crop")
+        pad = " " * (cols - len(candles))
+        for r in range(rows):
+            out.append(pad)
+            for i, c in enumerate(candles):
+                cell = grid[i][r]
+                if self.style_name == "candles":
+                    out.append(cell, up if c.close >= c.open else down)
+                else:
+                    out.append(cell, line)
+            out.append(f" {labels.get(r, ''):>{axis_w - 1}}", axis)
+            if r < rows - 1:
+                out.append("\n")
+        return out
+
+    @staticmethod
+    def _candle_grid(candles: tuple[Candle, ...], lo: float, hi: float, rows: int) -> list[list[str]]:
+        return [candle_cells(c, lo, hi, rows) for c in candles]
+
+    @staticmethod
+    def _line_grid(candles: tuple[Candle, ...], lo: float, hi: float, rows: int) -> list[list[str]]:
+        span = (hi - lo) or 1.0
+        grid = []
+        for c in candles:
+            level = (c.close - lo) / span * rows * 8  # in eighths of a row, from the bottom
+            col = []
+            for r in range(rows):
+                below = (rows - 1 - r) * 8
+                fill = int(min(8, max(0, level - below)))
+                col.append(_BLOCKS[fill])
+            grid.append(col)
+        return grid

@@ -1,0 +1,59 @@
+"""Chat pane: a transcript and a prompt. Lines starting with '/' are slash commands (no model
+needed); anything else goes to the assistant when one is configured."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import Input, RichLog
+
+from quantai_tui.tui.widgets.theme_style import theme_style
+
+_WHO = {"you": ("› ", "accent"), "system": ("", "foreground-muted"), "assistant": ("", "foreground"),
+        "error": ("✗ ", "error"), "ok": ("✓ ", "success")}
+
+
+class ChatPane(Vertical):
+    DEFAULT_CSS = """
+    ChatPane { height: 1fr; }
+    ChatPane > RichLog { height: 1fr; background: $surface; scrollbar-size-vertical: 1; }
+    ChatPane > Input { dock: bottom; border: tall $panel; }
+    ChatPane > Input:focus { border: tall $accent; }
+    """
+
+    class Submitted(Message):
+        def __init__(self, text: str) -> None:
+            super().__init__()
+            self.text = text
+
+    def __init__(self, *, blink: bool = True, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._blink = blink
+
+    def compose(self) -> ComposeResult:
+        yield RichLog(id="chat-log", wrap=True, markup=False, max_lines=500)
+        prompt = Input(placeholder="/help · /buy 0.01 · ask…", id="chat-input")
+        prompt.cursor_blink = self._blink
+        yield prompt
+
+    def say(self, text: str, who: str = "system") -> None:
+        prefix, var = _WHO.get(who, _WHO["system"])
+        self.query_one("#chat-log", RichLog).write(Text(prefix + text, style=theme_style(self.app, var)))
+
+    def clear(self) -> None:
+        self.query_one("#chat-log", RichLog).clear()
+
+    def focus_prompt(self) -> None:
+        self.query_one("#chat-input", Input).focus()
+
+    @on(Input.Submitted, "#chat-input")
+    def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        text = event.value.strip()
+        event.input.value = ""
+        if text:
+            self.say(text, "you")
+            self.post_message(self.Submitted(text))

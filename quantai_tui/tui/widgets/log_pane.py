@@ -1,0 +1,67 @@
+"""Log pane: engine log records, engine events and key actions, filterable by level."""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from datetime import UTC, datetime
+from typing import NamedTuple
+
+from rich.text import Text
+from textual.widgets import RichLog
+
+from quantai_tui.tui.widgets.theme_style import theme_style
+
+LEVELS = (logging.DEBUG, logging.INFO, logging.WARNING, logging.ERROR)
+_VAR = {logging.DEBUG: "foreground-muted", logging.INFO: "foreground", logging.WARNING: "warning"}
+
+
+class Entry(NamedTuple):
+    level: int
+    text: str
+    ts_ns: int
+    source: str
+
+
+class LogPane(RichLog):
+    DEFAULT_CSS = "LogPane { height: 1fr; }"
+    KEEP = 2000
+
+    def __init__(self, *, level: int = logging.INFO, show_time: bool = True, id: str | None = None) -> None:
+        super().__init__(id=id, max_lines=self.KEEP, wrap=False, markup=False, auto_scroll=True)
+        self.level = level
+        self.show_time = show_time
+        self.entries: deque[Entry] = deque(maxlen=self.KEEP)
+
+    def add(self, level: int, text: str, ts_ns: int = 0, source: str = "engine") -> None:
+        entry = Entry(level, text, ts_ns, source)
+        self.entries.append(entry)
+        if level >= self.level:
+            self.write(self._line(entry))
+
+    def _line(self, e: Entry) -> Text:
+        line = Text(no_wrap=True)
+        if self.show_time and e.ts_ns:
+            stamp = datetime.fromtimestamp(e.ts_ns / 1e9, tz=UTC).strftime("%H:%M:%S")
+            line.append(stamp + " ", theme_style(self.app, "foreground-muted"))
+        style = theme_style(self.app, _VAR.get(e.level, "error"), bold=e.level >= logging.ERROR)
+        if e.source == "key":
+            line.append("⌨ ", theme_style(self.app, "accent"))
+        line.append(e.text, style)
+        return line
+
+    def set_level(self, level: int) -> None:
+        self.level = level
+        self.clear()
+        for e in self.entries:
+            if e.level >= level:
+                self.write(self._line(e))
+
+    def cycle_level(self) -> int:
+        i = LEVELS.index(self.level) if self.level in LEVELS else 1
+        self.set_level(LEVELS[(i + 1) % len(LEVELS)])
+        return self.level
+
+    @property
+    def level_name(self) -> str:
+        return logging.getLevelName(self.level)

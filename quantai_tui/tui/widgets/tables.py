@@ -1,0 +1,99 @@
+"""Positions and Orders panes: DataTables redrawn from bridge views."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from rich.text import Text
+from textual.app import App
+from textual.message import Message
+from textual.widgets import DataTable
+
+from quantai_tui.tui.formatting import fmt_num, short_id
+from quantai_tui.tui.views import OrderView, PositionView
+from quantai_tui.tui.widgets.theme_style import theme_style
+
+_STATUS_VAR = {"FILLED": "success", "CANCELED": "foreground-muted", "REJECTED": "error", "DENIED": "error",
+               "EXPIRED": "foreground-muted"}
+
+
+def _pnl(app: App[object], value: Decimal, places: int = 2) -> Text:
+    var = "foreground" if value == 0 else ("success" if value > 0 else "error")
+    return Text(fmt_num(value, places, sign=True), style=theme_style(app, var), justify="right")
+
+
+class PositionsTable(DataTable[object]):
+    DEFAULT_CSS = "PositionsTable { height: 1fr; }"
+
+    def on_mount(self) -> None:
+        self.cursor_type = "row"
+        self.zebra_stripes = False
+        self.add_column("Symbol", key="symbol")
+        for name in ("Qty", "Avg price", "Mark", "uPnL", "rPnL"):
+            self.add_column(name, key=name)
+
+    def show(self, positions: list[PositionView]) -> None:
+        self.clear()
+        for p in positions:
+            self.add_row(
+                p.symbol,
+                Text(fmt_num(p.quantity, 4, sign=True), justify="right"),
+                Text(fmt_num(p.avg_price, 2), justify="right"),
+                Text(fmt_num(p.mark, 2), justify="right"),
+                _pnl(self.app, p.unrealized_pnl),
+                _pnl(self.app, p.realized_pnl),
+                key=f"{p.venue}:{p.symbol}",
+            )
+
+
+class OrdersTable(DataTable[object]):
+    """Open orders first, then the most recent closed ones. The row key is the client order id."""
+
+    DEFAULT_CSS = "OrdersTable { height: 1fr; }"
+    RECENT = 30
+
+    class CancelRequested(Message):
+        def __init__(self, client_order_id: str) -> None:
+            super().__init__()
+            self.client_order_id = client_order_id
+
+    def on_mount(self) -> None:
+        self.cursor_type = "row"
+        for name in ("ID", "Side", "Type", "Qty", "Filled", "Price", "Status", "Symbol"):
+            self.add_column(name, key=name)
+
+    @property
+    def selected_order_id(self) -> str | None:
+        if self.row_count == 0:
+            return None
+        try:
+            key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
+        except Exception:
+            return None
+        return str(key.value) if key.value is not None else None
+
+    def show(self, orders: list[OrderView]) -> None:
+        selected = self.selected_order_id
+        open_ = [o for o in orders if o.is_open]
+        closed = [o for o in orders if not o.is_open][: self.RECENT]
+        self.clear()
+        for o in open_ + closed:
+            side_style = theme_style(self.app, "success" if o.side == "BUY" else "error")
+            status_style = theme_style(self.app, "foreground", bold=True) if o.is_open else \
+                theme_style(self.app, _STATUS_VAR.get(o.status.value, "foreground"))
+            self.add_row(
+                f"#{short_id(o.client_order_id)}",
+                Text(o.side, style=side_style),
+                "MKT" if o.order_type == "MARKET" else ("LMT" if o.order_type == "LIMIT" else o.order_type),
+                Text(o.quantity, justify="right"),
+                Text(o.filled, justify="right"),
+                Text(o.price or "", justify="right"),
+                Text(o.status.value.lower(), style=status_style),
+                o.symbol,
+                key=o.client_order_id,
+            )
+        if selected is not None:
+            try:
+                self.move_cursor(row=self.get_row_index(selected))
+            except Exception:
+                pass
