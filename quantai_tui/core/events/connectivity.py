@@ -47,3 +47,17 @@ class BookResynced(ConnectorEvent):
     reason: str
     ts_event: int = ts()
     ts_init: int = ts()
+
+
+@event
+class ReconciliationCompleted(ConnectorEvent):
+    """The engine compared its orders, fills, balances and positions with a venue's (on start
+    and after a private-stream reconnect). `differences` were turned into events; `ok` is False
+    when one could not be resolved (the engine then halts)."""
+
+    venue: str
+    ok: bool
+    differences: int
+    detail: str
+    ts_event: int = ts()
+    ts_init: int = ts()

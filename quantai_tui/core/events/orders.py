@@ -124,6 +124,18 @@ class OrderUpdated(OrderEvent):
 
 
 @event
+class OrderUpdateRejected(OrderEvent):
+    """The venue refused an amend; the order keeps its previous price and quantity."""
+
+    client_order_id: str
+    venue: str
+    symbol: str
+    reason: str
+    ts_event: int = ts()
+    ts_init: int = ts()
+
+
+@event
 class OrderFilled(OrderEvent):
     """One execution. `trade_id` is unique per venue and symbol: a fill seen twice applies once."""
 
@@ -166,4 +178,5 @@ ORDER_EVENTS = (
     OrderUpdated,
     OrderFilled,
     OrderStatusUnknown,
+    OrderUpdateRejected,
 )

@@ -57,3 +57,17 @@ class BalanceUpdated(Event):
     free: Decimal
     ts_event: int = ts()
     ts_init: int = ts()
+
+
+@event
+class PositionAdjusted(PositionEvent):
+    """The position was set to the venue's figures by reconciliation (a difference the store's
+    fills did not explain). `quantity` is signed: > 0 long, < 0 short, 0 flat."""
+
+    venue: str
+    symbol: str
+    quantity: Decimal
+    avg_price: Decimal
+    reason: str
+    ts_event: int = ts()
+    ts_init: int = ts()

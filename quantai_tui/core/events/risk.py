@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from quantai_tui.core.enums import TradingState
 from quantai_tui.core.events.base import Event, event, ts
 
@@ -48,5 +50,19 @@ class KillSwitchEngaged(RiskEvent):
 class KillSwitchReleased(RiskEvent):
     reason: str
     source: str
+    ts_event: int = ts()
+    ts_init: int = ts()
+
+
+@event
+class EquityBaseline(RiskEvent):
+    """The equity the daily-loss and drawdown checks measure against, in the valuation
+    currency: the equity at the start of the UTC day and the peak so far. Stored so a restart
+    cannot reset the limits."""
+
+    day_start_ns: int
+    day_start_equity: Decimal
+    peak_equity: Decimal
+    currency: str
     ts_event: int = ts()
     ts_init: int = ts()

@@ -1,0 +1,64 @@
+"""Where engine events go: appended to the store, then published on the bus.
+
+    journal.emit(event)                     # queued for the next group commit, published now
+    await journal.emit_durable(event)       # published only once committed (write-ahead)
+
+Topics follow the events' families: orders.<venue>.<symbol>, positions.<venue>.<symbol>,
+account.<venue>, risk, system, connector.<venue>. While the engine rebuilds its state from the
+store (`replaying`), nothing is emitted: the events are already there.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from quantai_tui.core.events import BalanceUpdated, ConnectorEvent, Event, OrderEvent, PositionEvent
+
+if TYPE_CHECKING:
+    from quantai_tui.engine.bus import MessageBus
+    from quantai_tui.engine.ports import EventStorePort
+
+log = logging.getLogger("quantai.journal")
+
+
+def topic_of(event: Event) -> str:
+    if isinstance(event, (OrderEvent, PositionEvent)):
+        return f"{event.TOPIC}.{event.venue}.{event.symbol}"  # type: ignore[attr-defined]
+    if isinstance(event, (BalanceUpdated, ConnectorEvent)):
+        return f"{event.TOPIC}.{event.venue}"
+    return event.TOPIC
+
+
+class Journal:
+    __slots__ = ("store", "bus", "replaying", "emitted")
+
+    def __init__(self, store: EventStorePort, bus: MessageBus) -> None:
+        self.store = store
+        self.bus = bus
+        self.replaying = False
+        self.emitted = 0
+
+    def emit(self, event: Event, topic: str | None = None) -> int:
+        if self.replaying:
+            return 0
+        t = topic or topic_of(event)
+        seq = self.store.append_nowait(event, t)
+        self.emitted += 1
+        self.bus.publish(t, event)
+        return seq
+
+    async def emit_durable(self, event: Event, topic: str | None = None) -> int:
+        """Append, wait until committed, then publish."""
+        if self.replaying:
+            return 0
+        t = topic or topic_of(event)
+        seq = await self.store.append(event, True, t)
+        self.emitted += 1
+        self.bus.publish(t, event)
+        return seq
+
+    def publish_only(self, event: Event, topic: str | None = None) -> None:
+        """Tell subscribers without storing (derived, high-rate views)."""
+        if not self.replaying:
+            self.bus.publish(topic or topic_of(event), event)

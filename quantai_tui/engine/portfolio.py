@@ -1,0 +1,306 @@
+"""The portfolio: balances, positions, P&L, exposure and the equity curve, for every venue.
+
+The ledger (core/positions.py) is exact: Decimal quantities, prices, fees and realised P&L.
+Valuations (unrealised P&L, equity, exposure) use the float marks of the cache: they feed
+risk checks and the screen, never the ledger. A fill costs O(1): the ledger update, a few
+events, one sample appended to an array-backed equity curve (nothing grows a pandas object).
+
+Events: PositionOpened / PositionChanged / PositionClosed (a flip is a close then an open),
+BalanceUpdated per asset a fill moved, EquityBaseline when the UTC day rolls or a new equity
+peak is seen (so a restart cannot reset the daily-loss and drawdown limits).
+"""
+
+from __future__ import annotations
+
+import logging
+from array import array
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from quantai_tui.core.clock import Clock, utc_day_start_ns
+from quantai_tui.core.enums import OrderSide
+from quantai_tui.core.events import (
+    BalanceUpdated,
+    EquityBaseline,
+    Event,
+    OrderFilled,
+    PositionAdjusted,
+    PositionChanged,
+    PositionClosed,
+    PositionOpened,
+)
+from quantai_tui.core.instruments import Instrument
+from quantai_tui.core.positions import ZERO, Ledger, NettingPosition
+from quantai_tui.core.values import Money, Price, Quantity, decimal_places
+
+if TYPE_CHECKING:
+    from quantai_tui.engine.cache import Cache
+    from quantai_tui.engine.journal import Journal
+
+log = logging.getLogger("quantai.portfolio")
+_BASELINE_EVERY_NS = 60_000_000_000  # a new peak is stored at most once a minute
+
+
+class EquityCurve:
+    """(ts, equity) samples in two arrays. When full, every other sample is dropped and later
+    samples are taken at half the rate: memory stays bounded on a long run."""
+
+    def __init__(self, max_points: int = 200_000) -> None:
+        self.ts = array("q")
+        self.values = array("d")
+        self.max_points = max(16, max_points)
+        self._stride = 1
+        self._n = 0
+
+    def add(self, ts: int, value: float) -> None:
+        self._n += 1
+        if self._n % self._stride:
+            return
+        if len(self.ts) >= self.max_points:
+            del self.ts[1::2]
+            del self.values[1::2]
+            self._stride *= 2
+        self.ts.append(ts)
+        self.values.append(value)
+
+    def __len__(self) -> int:
+        return len(self.ts)
+
+    @property
+    def last(self) -> float | None:
+        return self.values[-1] if self.values else None
+
+
+class Portfolio:
+    def __init__(self, cache: Cache, clock: Clock, journal: Journal, *, currency: str = "USDT",
+                 money_precision: int = 8) -> None:
+        self.cache = cache
+        self.clock = clock
+        self.journal = journal
+        self.currency = currency
+        self.money_precision = money_precision
+        self.ledger = Ledger(cache.positions)
+        self.curve = EquityCurve()
+        self.fills = 0
+        self.fees: dict[str, Decimal] = {}
+        self.day_start_ns = 0
+        self.day_start_equity: float | None = None
+        self.peak_equity: float | None = None
+        self._baseline_stored_ns = 0
+        self._warned: set[str] = set()
+
+    # --- fills ------------------------------------------------------------------------------------
+    def apply_fill(self, fill: OrderFilled) -> list[Event]:
+        """Book a fill; returns the position and balance events to emit after the fill."""
+        inst = self.cache.instrument_or_default(fill.venue, fill.symbol)
+        qty = fill.last_qty.as_decimal()
+        signed = qty if fill.side is OrderSide.BUY else -qty
+        fee = fill.fee.as_decimal()
+        pos, before, _, assets = self.ledger.apply_fill(
+            fill.venue, inst, signed, fill.last_px.as_decimal(), fee, fill.fee.currency, fill.ts_event)
+        self.fills += 1
+        if fee:
+            self.fees[fill.fee.currency] = self.fees.get(fill.fee.currency, ZERO) + fee
+        if self.journal.replaying:
+            return []
+        ts = fill.ts_event
+        out = self._position_events(pos, before, inst, ts)
+        for asset in assets:
+            out.append(self._balance_event(fill.venue, asset, ts))
+        mark = self.cache.mark(fill.venue, fill.symbol)
+        self.curve.add(ts, self.equity() if mark is not None else self._last_equity())
+        return out
+
+    def _last_equity(self) -> float:
+        last = self.curve.last
+        return last if last is not None else self.equity()
+
+    def _position_events(self, pos: NettingPosition, before: Decimal, inst: Instrument, ts: int) -> list[Event]:
+        now = pos.qty
+        v, s = pos.venue, pos.symbol
+        realized = self._money(pos.realized_pnl, pos.settle or inst.settle_currency)
+        if not now:
+            return [PositionClosed.make(v, s, realized, ts, ts)]
+        side = pos.side
+        q = self._qty(abs(now), inst)
+        avg = self._avg(pos, inst)
+        if not before:
+            return [PositionOpened.make(v, s, side, q, avg, realized, ts, ts)]
+        if (before > 0) != (now > 0):  # a flip
+            return [PositionClosed.make(v, s, realized, ts, ts), PositionOpened.make(v, s, side, q, avg, realized, ts, ts)]
+        mark = self.cache.mark(v, s)
+        unreal = self._money_f(pos.unrealized(mark) if mark is not None else 0.0, pos.settle or inst.settle_currency)
+        return [PositionChanged.make(v, s, side, q, avg, realized, unreal, ts, ts)]
+
+    def _balance_event(self, venue: str, asset: str, ts: int) -> BalanceUpdated:
+        return BalanceUpdated.make(venue, asset, self.ledger.balance(venue, asset), self.ledger.free(venue, asset), ts, ts)
+
+    def _money(self, d: Decimal, ccy: str) -> Money:
+        return Money.from_decimal(d, ccy, self.money_precision)
+
+    def _money_f(self, f: float, ccy: str) -> Money:
+        return Money.from_float(f, ccy, self.money_precision)
+
+    @staticmethod
+    def _qty(d: Decimal, inst: Instrument) -> Quantity:
+        return Quantity.from_decimal(d, max(inst.size_precision, min(18, decimal_places(d.normalize()))))
+
+    @staticmethod
+    def _avg(pos: NettingPosition, inst: Instrument) -> Price:
+        return Price.from_decimal(pos.avg_price, min(18, inst.price_precision + 4))
+
+    # --- balances and adjustments -----------------------------------------------------------------
+    def set_balance(self, venue: str, asset: str, total: Decimal) -> BalanceUpdated | None:
+        """Set a balance outright (a paper account's opening balance, a reconciled figure)."""
+        self.ledger.set_balance(venue, asset, total)
+        now = self.clock.timestamp_ns()
+        ev = self._balance_event(venue, asset, now)
+        self.journal.emit(ev)
+        return ev
+
+    def adjust_position(self, venue: str, symbol: str, qty: Decimal, avg_price: Decimal, reason: str) -> None:
+        inst = self.cache.instrument_or_default(venue, symbol)
+        self.ledger.position(venue, symbol, inst).set(qty, avg_price)
+        now = self.clock.timestamp_ns()
+        self.journal.emit(PositionAdjusted(venue, symbol, qty, avg_price, reason, ts_event=now, ts_init=now))
+
+    def set_leverage(self, venue: str, symbol: str, leverage: Decimal) -> None:
+        self.ledger.set_leverage(venue, symbol, leverage)
+
+    def replay(self, ev: Event) -> None:
+        """Rebuild from a stored event (fills come through `apply_fill` with the journal replaying)."""
+        if isinstance(ev, BalanceUpdated):
+            self.ledger.set_balance(ev.venue, ev.asset, ev.total)
+        elif isinstance(ev, PositionAdjusted):
+            inst = self.cache.instrument_or_default(ev.venue, ev.symbol)
+            self.ledger.position(ev.venue, ev.symbol, inst).set(ev.quantity, ev.avg_price)
+        elif isinstance(ev, EquityBaseline):
+            self.day_start_ns = ev.day_start_ns
+            self.day_start_equity = float(ev.day_start_equity)
+            self.peak_equity = float(ev.peak_equity)
+
+    # --- reading ------------------------------------------------------------------------------------
+    def position(self, venue: str, symbol: str) -> NettingPosition | None:
+        return self.ledger.positions.get((venue, symbol))
+
+    def position_qty(self, venue: str, symbol: str) -> Decimal:
+        p = self.ledger.positions.get((venue, symbol))
+        return p.qty if p is not None else ZERO
+
+    def positions(self, venue: str | None = None, open_only: bool = True) -> list[NettingPosition]:
+        return [p for (v, _), p in self.ledger.positions.items()
+                if (venue is None or v == venue) and (p.qty or not open_only)]
+
+    def balance(self, venue: str, asset: str) -> Decimal:
+        return self.ledger.balance(venue, asset)
+
+    def free(self, venue: str, asset: str) -> Decimal:
+        return self.ledger.free(venue, asset)
+
+    def balances(self, venue: str | None = None) -> dict[str, dict[str, Decimal]]:
+        return {v: dict(b) for v, b in self.ledger.balances.items() if venue is None or v == venue}
+
+    def venues(self) -> set[str]:
+        return set(self.ledger.balances) | {v for v, _ in self.ledger.positions}
+
+    def realized_pnl(self, venue: str | None = None) -> Decimal:
+        total = ZERO
+        for (v, _), p in self.ledger.positions.items():
+            if venue is None or v == venue:
+                total += p.realized_pnl
+        return total
+
+    def unrealized_pnl(self, venue: str | None = None, symbol: str | None = None) -> float:
+        total = 0.0
+        for (v, s), p in self.ledger.positions.items():
+            if p.qty and (venue is None or v == venue) and (symbol is None or s == symbol):
+                mark = self.cache.mark(v, s)
+                if mark is not None:
+                    total += p.unrealized(mark)
+        return total
+
+    def asset_price(self, venue: str, asset: str) -> float | None:
+        """The asset's value in the valuation currency, from the venue's market."""
+        if asset == self.currency:
+            return 1.0
+        mark = self.cache.mark(venue, f"{asset}/{self.currency}")
+        if mark is None:
+            for (v, s), st in self.cache.markets.items():
+                if s == f"{asset}/{self.currency}" and st.mark is not None:
+                    return st.mark
+        return mark
+
+    def equity(self, venue: str | None = None) -> float:
+        """Balances valued at marks plus unrealised P&L of derivatives, in the valuation currency."""
+        total = 0.0
+        for v, bals in self.ledger.balances.items():
+            if venue is not None and v != venue:
+                continue
+            for asset, amount in bals.items():
+                if not amount:
+                    continue
+                px = self.asset_price(v, asset)
+                if px is None:
+                    if asset not in self._warned:
+                        self._warned.add(asset)
+                        log.warning("no price for %s in %s: left out of equity", asset, self.currency)
+                    continue
+                total += float(amount) * px
+        for (v, s), p in self.ledger.positions.items():
+            if p.qty and p.derivative and (venue is None or v == venue):
+                mark = self.cache.mark(v, s)
+                if mark is not None:
+                    u = p.unrealized(mark)
+                    total += u if p.settle == self.currency else u * (self.asset_price(v, p.settle) or 0.0)
+        return total
+
+    def exposure(self, venue: str | None = None) -> float:
+        """Sum of absolute position values at marks."""
+        total = 0.0
+        for (v, s), p in self.ledger.positions.items():
+            if p.qty and (venue is None or v == venue):
+                mark = self.cache.mark(v, s) or float(p.avg_price)
+                total += abs(float(p.qty)) * mark * float(p.contract_size)
+        return total
+
+    # --- equity curve and risk baselines --------------------------------------------------------------
+    def sample_equity(self, ts: int | None = None) -> float:
+        now = self.clock.timestamp_ns() if ts is None else ts
+        eq = self.equity()
+        self.curve.add(now, eq)
+        self.update_baseline(now, eq)
+        return eq
+
+    def update_baseline(self, now: int, eq: float | None = None) -> None:
+        eq = self.equity() if eq is None else eq
+        day = utc_day_start_ns(now)
+        store = False
+        if day != self.day_start_ns or self.day_start_equity is None:
+            self.day_start_ns = day
+            self.day_start_equity = eq
+            store = True
+        if self.peak_equity is None or eq > self.peak_equity:
+            self.peak_equity = eq
+            store = store or now - self._baseline_stored_ns >= _BASELINE_EVERY_NS
+        if store:
+            self._baseline_stored_ns = now
+            self.journal.emit(EquityBaseline(day, _dec(self.day_start_equity), _dec(self.peak_equity), self.currency,
+                                             ts_event=now, ts_init=now))
+
+    def day_pnl(self, now: int | None = None) -> float:
+        """Realised + unrealised since 00:00 UTC, as equity now less equity at the day's start."""
+        now = self.clock.timestamp_ns() if now is None else now
+        eq = self.equity()
+        self.update_baseline(now, eq)
+        return eq - (self.day_start_equity or eq)
+
+    def drawdown_pct(self, now: int | None = None) -> float:
+        now = self.clock.timestamp_ns() if now is None else now
+        eq = self.equity()
+        self.update_baseline(now, eq)
+        peak = self.peak_equity or eq
+        return 0.0 if peak <= 0 else max(0.0, (peak - eq) / peak * 100.0)
+
+
+def _dec(f: float | None) -> Decimal:
+    return Decimal(repr(round(f or 0.0, 8)))

@@ -1,0 +1,135 @@
+"""What a pre-trade check sees and how it answers.
+
+A check is a small class with a `name` (the one in settings' `disabled_checks` and in every
+OrderDenied it causes) and `check(intent, env) -> str | None`: None to pass, or the reason with
+its numbers ("notional 12000.00 > max 10000"). `on_pass` runs once every check passed (the
+rate limiter counts the order there).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING, Protocol
+
+from quantai_tui.core.enums import OrderSide, OrderType, TimeInForce, TradingState
+from quantai_tui.core.instruments import Instrument
+from quantai_tui.core.values import EXACT, Price, Quantity
+
+if TYPE_CHECKING:
+    from quantai_tui.core.clock import Clock
+    from quantai_tui.core.orders import Order
+    from quantai_tui.engine.cache import Cache
+    from quantai_tui.engine.portfolio import Portfolio
+    from quantai_tui.settings.schema import RiskSettings
+
+
+@dataclass(slots=True)
+class OrderIntent:
+    """An order (or an amend) as the checks see it, before it exists."""
+
+    venue: str
+    symbol: str
+    side: OrderSide
+    order_type: OrderType
+    quantity: Quantity
+    price: Price | None
+    trigger_price: Price | None
+    time_in_force: TimeInForce
+    post_only: bool
+    reduce_only: bool
+    strategy_id: str
+    client_order_id: str
+    instrument: Instrument
+    ref_price: Decimal | None = None  # what the order is valued at: its price, trigger, else the mark
+    amends: Order | None = None  # the open order an amend replaces
+    internal: bool = False  # a kill-switch flatten order: allowed while HALTED
+
+    @property
+    def sign(self) -> int:
+        return 1 if self.side is OrderSide.BUY else -1
+
+    @property
+    def notional(self) -> Decimal | None:
+        if self.ref_price is None:
+            return None
+        return self.instrument.notional(self.ref_price, self.quantity)
+
+    @property
+    def signed_qty(self) -> Decimal:
+        q = self.quantity.as_decimal()
+        return q if self.side is OrderSide.BUY else -q
+
+
+class RiskEnv:
+    """The state checks read: market, portfolio, open orders, clock, trading state."""
+
+    def __init__(self, settings: RiskSettings, cache: Cache, portfolio: Portfolio, clock: Clock) -> None:
+        self.settings = settings
+        self.cache = cache
+        self.portfolio = portfolio
+        self.clock = clock
+        self.state = TradingState.ACTIVE
+        self.tripped: list[tuple[str, str]] = []  # (check, reason) that ask to stop adding risk
+
+    def open_orders(self, venue: str | None = None, symbol: str | None = None) -> list[Order]:
+        return self.cache.open_orders(venue, symbol)
+
+    def open_order_count(self) -> int:
+        return len(self.cache.open)
+
+    def position_qty(self, venue: str, symbol: str) -> Decimal:
+        return self.portfolio.position_qty(venue, symbol)
+
+    def mid(self, venue: str, symbol: str) -> float | None:
+        return self.cache.mid(venue, symbol)
+
+    def reduces(self, intent: OrderIntent) -> bool:
+        """True if the order only shrinks the position it trades against."""
+        pos = self.position_qty(intent.venue, intent.symbol)
+        if not pos or (pos > 0) == (intent.side is OrderSide.BUY):
+            return False
+        return intent.quantity.as_decimal() <= abs(pos)
+
+    def same_side_open(self, intent: OrderIntent) -> Decimal:
+        """Leaves of open orders on the intent's side and symbol (an amended order excluded)."""
+        total = Decimal(0)
+        for o in self.open_orders(intent.venue, intent.symbol):
+            if o.side is intent.side and o is not intent.amends:
+                total = EXACT.add(total, o.leaves_qty.as_decimal())
+        return total
+
+    def trip(self, check: str, reason: str) -> None:
+        self.tripped.append((check, reason))
+
+
+class RiskCheck(Protocol):
+    name: str
+
+    def check(self, intent: OrderIntent, env: RiskEnv) -> str | None: ...
+
+    def on_pass(self, intent: OrderIntent, env: RiskEnv) -> None: ...
+
+
+class Check:
+    """Base with a no-op on_pass."""
+
+    name = "check"
+
+    def check(self, intent: OrderIntent, env: RiskEnv) -> str | None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def on_pass(self, intent: OrderIntent, env: RiskEnv) -> None:
+        return None
+
+
+def fmt(d: Decimal | float | int | None, places: int = 8) -> str:
+    """A number for a denial reason: exact for Decimals, trimmed zeros."""
+    if d is None:
+        return "n/a"
+    if isinstance(d, float):
+        d = Decimal(repr(round(d, places)))
+    s = f"{d:f}"
+    if "." in s:
+        s = s.rstrip("0").rstrip(".")
+    return s
