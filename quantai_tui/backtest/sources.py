@@ -57,7 +57,7 @@ def symbol_from_name(path: Path) -> str | None:
     stem = path.name.split(".")[0]
     tokens = [t for t in re.split(r"[_\-\s.]+", stem) if t]
     up = [t.upper() for t in tokens]
-    for i in range(len(up) - 1):
+    for i in reversed(range(len(up) - 1)):  # the last BASE_QUOTE pair: freqtrade_ETH_BTC -> ETH/BTC
         if up[i + 1] in _QUOTES and up[i].isalnum() and not up[i].isdigit():
             return f"{up[i]}/{up[i + 1]}"
     for t in up:
