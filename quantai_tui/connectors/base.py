@@ -2,7 +2,7 @@
 
 A venue subclass writes only its wire format:
 
-    _native(symbol) -> venue id           _stream_for(symbol) -> which endpoint carries it
+    _native(symbol) -> venue id           _stream_for(symbol, kind) -> which endpoint carries it
     _stream_url(name) -> URL              _subscribe(stream, conn, states, kinds) -> send messages
     _handle(stream, conn, raw) -> parse one frame (the hot path) and call the helpers below
     _ping(stream, conn)                   _resync(state, reason) -> rebuild one book its way
@@ -126,7 +126,8 @@ class WebSocketMarketDataClient:
     def _native(self, symbol: str) -> str:
         raise NotImplementedError
 
-    def _stream_for(self, symbol: str) -> str:
+    def _stream_for(self, symbol: str, kind: str) -> str:
+        """The endpoint (stream name) that carries `kind` of `symbol`; one per URL."""
         return "market"
 
     def _stream_url(self, name: str) -> str:
@@ -210,17 +211,21 @@ class WebSocketMarketDataClient:
             st.book = OrderBook(self.venue, sym)
             st.synced = False
         self._on_subscribed(st, new)
-        stream = self._stream(st.stream)
-        if stream.connected and stream.primary is not None:
-            for conn in list(stream.conns):
-                await self._subscribe(stream, conn, [st], new)
-            if "book" in new:
-                self._resync(st, "", True)
+        by_stream: dict[str, set[str]] = {}
+        for kind in new:
+            by_stream.setdefault(self._stream_for(sym, kind), set()).add(kind)
+        for name, stream_kinds in by_stream.items():
+            stream = self._stream(name)
+            if stream.connected and stream.primary is not None:
+                for conn in list(stream.conns):
+                    await self._subscribe(stream, conn, [st], stream_kinds)
+                if "book" in stream_kinds:
+                    self._resync(st, "", True)
 
     def _new_state(self, sym: str) -> SymbolState:
         inst = self.instruments.get(sym)
         native = inst.native_symbol if inst is not None and inst.native_symbol else self._native(sym)
-        return SymbolState(self.venue, sym, native, self._stream_for(sym), self.bar_timeframe)
+        return SymbolState(self.venue, sym, native, self._stream_for(sym, "book"), self.bar_timeframe)
 
     def _on_subscribed(self, st: SymbolState, kinds: set[str]) -> None:
         """Venue hook: register routes for the new kinds of `st`."""
@@ -254,8 +259,18 @@ class WebSocketMarketDataClient:
         return stream
 
     def _states_on(self, stream: WsStream) -> list[SymbolState]:
+        """Symbols with at least one kind carried by `stream`."""
         key = stream.key  # type: ignore[attr-defined]
-        return [st for st in self._states.values() if st.stream == key]
+        return [st for st in self._states.values() if any(self._stream_for(st.symbol, k) == key for k in st.kinds)]
+
+    def _books_on(self, stream: WsStream) -> list[SymbolState]:
+        key = stream.key  # type: ignore[attr-defined]
+        return [st for st in self._states.values() if st.book is not None and st.stream == key]
+
+    def kinds_on(self, stream: WsStream, st: SymbolState, kinds: set[str] | None) -> set[str]:
+        """The kinds of `st` (or just `kinds`) that `stream` carries."""
+        key = stream.key  # type: ignore[attr-defined]
+        return {k for k in (st.kinds if kinds is None else kinds) if self._stream_for(st.symbol, k) == key}
 
     # StreamHooks ---------------------------------------------------------------------------------
     def on_frame(self, stream: WsStream, conn: Conn, raw: bytes) -> None:
@@ -287,19 +302,17 @@ class WebSocketMarketDataClient:
             self.reconnect_times_s.append(now - down)
         now = self.clock.timestamp_ns()  # connector events are rare: the normal (checked) constructor
         self._emit_connector(VenueConnected(self.venue, "market", ts_event=now, ts_init=now))
-        for st in self._states_on(stream):
-            if st.book is not None:
-                st.synced = False
-                self._resync(st, "reconnect" if reconnect else "", True)
+        for st in self._books_on(stream):
+            st.synced = False
+            self._resync(st, "reconnect" if reconnect else "", True)
         self._check_stream_synced(stream.key)  # type: ignore[attr-defined]
 
     def on_disconnected(self, stream: WsStream, reason: str) -> None:
         self._down_since.setdefault(stream.key, time.monotonic())  # type: ignore[attr-defined]
         log.warning("%s: disconnected: %s", stream.name, reason)
-        for st in self._states_on(stream):
-            if st.book is not None:
-                st.synced = False
-                st.resync_reason = "reconnect"
+        for st in self._books_on(stream):
+            st.synced = False
+            st.resync_reason = "reconnect"
         now = self.clock.timestamp_ns()
         self._emit_connector(VenueDisconnected(self.venue, reason, "market", ts_event=now, ts_init=now))
 
@@ -326,12 +339,15 @@ class WebSocketMarketDataClient:
         st.resync_reason = reason
         self._resync(st, reason, False)
 
-    def apply_snapshot(self, st: SymbolState, ev: OrderBookDeltas) -> None:
-        """A full book replaces the local one and is published; marks the book synced."""
+    def apply_snapshot(self, st: SymbolState, ev: OrderBookDeltas, check: Callable[[], bool] | None = None) -> bool:
+        """A full book replaces the local one and is published; marks the book synced.
+        With `check` (e.g. a checksum), nothing is published and False returned when it fails."""
         book = st.book
         if book is None:
-            return
+            return False
         book.apply(ev)
+        if check is not None and not check():
+            return False
         self._publish(st.book_topic, ev)
         was_resync = st.ever_synced
         st.synced = True
@@ -345,6 +361,7 @@ class WebSocketMarketDataClient:
             )
         st.resync_reason = ""
         self._check_stream_synced(st.stream)
+        return True
 
     def apply_delta(self, st: SymbolState, ev: OrderBookDeltas) -> None:
         st.book.apply(ev)  # type: ignore[union-attr]

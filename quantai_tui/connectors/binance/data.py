@@ -71,6 +71,7 @@ class BinanceMarketDataClient(WebSocketMarketDataClient):
         self.market = market
         self.testnet = testnet
         self.endpoints = endpoints(market, rest_url, ws_url, testnet)
+        self.rest_override = rest_url  # ccxt keeps its own URLs unless overridden
         self.snapshot_limit = snapshot_limit or market.snapshot_limit
         self.snapshot_wait_s = snapshot_wait_s
         self._futures = market.futures
@@ -112,7 +113,7 @@ class BinanceMarketDataClient(WebSocketMarketDataClient):
     async def _subscribe(self, stream: WsStream, conn: Conn, states: list[SymbolState], kinds: set[str] | None) -> None:
         params: list[str] = []
         for st in states:
-            params.extend(self._stream_names(st, st.kinds if kinds is None else kinds).values())
+            params.extend(self._stream_names(st, self.kinds_on(stream, st, kinds)).values())
         for i in range(0, len(params), 100):  # Binance: few messages per second, many streams each
             self._req_id += 1
             msg = {"method": "SUBSCRIBE", "params": params[i : i + 100], "id": self._req_id}
@@ -204,7 +205,7 @@ class BinanceMarketDataClient(WebSocketMarketDataClient):
         super().on_overlap(stream, active)
         if active:
             return
-        for st in self._states_on(stream):
+        for st in self._books_on(stream):
             x: _BookState | None = st.x
             if x is not None and x.held:
                 self._drain_held(st)
@@ -285,6 +286,6 @@ class BinanceMarketDataClient(WebSocketMarketDataClient):
         from quantai_tui.connectors.binance.instruments import load_instruments
 
         return await load_instruments(
-            self.market, self.markets_cache_path(), self.markets_max_age_s, rest_url=self.endpoints.rest,
+            self.market, self.markets_cache_path(), self.markets_max_age_s, rest_url=self.rest_override,
             testnet=self.testnet,
         )
