@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from textual.screen import ModalScreen
 from quantai_tui.core.errors import QuantAIError
 from quantai_tui.settings.schema import TuiSettings
 from quantai_tui.tui import themes as theme_data
+from quantai_tui.tui.backtest_service import BacktestService
 from quantai_tui.tui.bridge import Bridge, EngineFacade
 from quantai_tui.tui.commands import PROVIDERS
 from quantai_tui.tui.keys import SPECS_BY_ID, display_key, effective_keys, textual_bindings, unknown_ids
@@ -56,6 +58,9 @@ class AppOptions:
     deterministic: bool = False  # tests: no clock text, no blink, no flash
     log_level: int = logging.INFO
     engine_factory: EngineFactory | None = None
+    replay_factory: Callable[[Any], EngineFacade] | None = None  # ReplayRequest -> engine
+    backtest: BacktestService | None = None
+    backtest_capital: Decimal = Decimal("10000")
     assistant: Assistant | None = None
     start_engine: bool = True
 
@@ -79,6 +84,12 @@ class QuantAIApp(App[int]):
             self.animation_level = "none"
 
     # --- plumbing -----------------------------------------------------------------------------
+    @property
+    def backtest_service(self) -> BacktestService:
+        if self.options.backtest is None:
+            self.options.backtest = BacktestService()
+        return self.options.backtest
+
     def _post(self, message: Message) -> None:
         """Bridge messages go to the panes; what they do not handle bubbles to the screen."""
         screen = self.main_screen

@@ -36,3 +36,9 @@ async def settle(pilot, app: QuantAIApp) -> None:  # type: ignore[no-untyped-def
         await pilot.pause()
     await app.workers.wait_for_complete()
     await pilot.pause()
+
+
+def screen_text(app: QuantAIApp) -> str:
+    """The active screen as plain text, one line per terminal row (what a user would read)."""
+    strips = app.screen._compositor.render_strips()
+    return "\n".join("".join(seg.text for seg in strip) for strip in strips)

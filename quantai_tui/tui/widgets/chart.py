@@ -38,6 +38,20 @@ def candle_cells(c: Candle, lo: float, hi: float, rows: int) -> list[str]:
     return cells
 
 
+def line_grid(values: list[float], lo: float, hi: float, rows: int) -> list[list[str]]:
+    """Columns of an area chart: each value filled up from the bottom in eighths of a row."""
+    span = (hi - lo) or 1.0
+    grid = []
+    for v in values:
+        level = (v - lo) / span * rows * 8
+        col = []
+        for r in range(rows):
+            below = (rows - 1 - r) * 8
+            col.append(_BLOCKS[int(min(8, max(0, level - below)))])
+        grid.append(col)
+    return grid
+
+
 class PriceChart(Widget):
     COMPONENT_CLASSES = {"chart--up", "chart--down", "chart--line", "chart--axis", "chart--empty"}
     DEFAULT_CSS = """
@@ -103,14 +117,4 @@ class PriceChart(Widget):
 
     @staticmethod
     def _line_grid(candles: tuple[Candle, ...], lo: float, hi: float, rows: int) -> list[list[str]]:
-        span = (hi - lo) or 1.0
-        grid = []
-        for c in candles:
-            level = (c.close - lo) / span * rows * 8  # in eighths of a row, from the bottom
-            col = []
-            for r in range(rows):
-                below = (rows - 1 - r) * 8
-                fill = int(min(8, max(0, level - below)))
-                col.append(_BLOCKS[fill])
-            grid.append(col)
-        return grid
+        return line_grid([c.close for c in candles], lo, hi, rows)
