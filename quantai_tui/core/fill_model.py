@@ -18,8 +18,11 @@ Rules
 - Stops trigger when a trade (or a quote's / book's mid) reaches the trigger, then act as a
   market (stop-market) or limit (stop-limit) order arriving at that moment.
 - Bars (backtests on OHLC): a market order submitted on bar t fills at bar t+1's open; no next
-  bar, no fill. Resting limits fill at their price when a later bar trades through them (low <
-  price for a buy); stops trigger on the bar's range. IOC/FOK get the next bar's open only.
+  bar, no fill. A resting limit buy fills at the open when a later bar opens at or below it,
+  else at its price when the bar's low reaches it (sells mirror this); a stop triggers the same
+  way on the high/low. IOC/FOK get the next bar's open only. (The same rules as issue 5's.)
+- With no book, a resting limit fills at its own price (never better: nothing tells us the
+  price it would have got), taker if it was marketable when it arrived.
 
 Speed: with nothing resting near the price a trade costs two float comparisons (`lo`/`hi` hold
 the nearest resting price or trigger on each side).
@@ -328,7 +331,7 @@ class Matcher:
                 if o.order_type in (OrderType.MARKET, OrderType.STOP_MARKET):
                     self._fill(o, o.leaves_raw, self._taker_price(price, o.sign), LiquiditySide.TAKER, ts, out)
                 elif (o.sign > 0 and price <= o.px) or (o.sign < 0 and price >= o.px):
-                    self._fill(o, o.leaves_raw, Price.from_float(price, self.price_prec), LiquiditySide.TAKER, ts, out)
+                    self._fill(o, o.leaves_raw, o.price, LiquiditySide.TAKER, ts, out)  # type: ignore[arg-type]
                 else:
                     self._end(o, CANCELED, f"{o.tif.value} not filled by the next trade", ts, out)
         if self.stops and (price >= self.sb or price <= self.ss):
@@ -357,10 +360,8 @@ class Matcher:
             if (sign > 0 and o.px < price) or (sign < 0 and o.px > price):
                 break
             if o.px != price:  # traded through: the whole level went, and we with it
-                if o.fresh:
-                    self._fill(o, o.leaves_raw, Price.from_float(price, self.price_prec), LiquiditySide.TAKER, ts, out)
-                else:
-                    self._fill(o, o.leaves_raw, o.price, LiquiditySide.MAKER, ts, out)  # type: ignore[arg-type]
+                liq = LiquiditySide.TAKER if o.fresh else LiquiditySide.MAKER
+                self._fill(o, o.leaves_raw, o.price, liq, ts, out)  # type: ignore[arg-type]
                 done += 1
                 continue
             if avail <= 0:
@@ -496,7 +497,9 @@ class Matcher:
                     self._rest(o, None)  # a stop-limit rests from the next bar on
         for resting, sign in ((self.buys, 1), (self.sells, -1)):
             for _, _, o in resting:
-                if (sign > 0 and low < o.px) or (sign < 0 and high > o.px):
+                if (sign > 0 and open_ <= o.px) or (sign < 0 and open_ >= o.px):  # opened at or through it
+                    self._fill(o, o.leaves_raw, Price.from_float(open_, self.price_prec), LiquiditySide.TAKER, ts, out)
+                elif (sign > 0 and low <= o.px) or (sign < 0 and high >= o.px):  # the bar reached it
                     self._fill(o, o.leaves_raw, o.price, LiquiditySide.MAKER, ts, out)  # type: ignore[arg-type]
             resting[:] = [e for e in resting if e[2].leaves_raw]
         self.last_px = close

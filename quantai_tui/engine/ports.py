@@ -12,13 +12,18 @@ replay can run a coroutine to completion with a single `send(None)`.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterable
-from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
 
 from quantai_tui.core.book import OrderBook
-from quantai_tui.core.enums import ConnectionState, OrderSide, OrderStatus, OrderType, TimeInForce
+from quantai_tui.core.enums import ConnectionState
 from quantai_tui.core.events import Event
+from quantai_tui.core.execution import (  # noqa: F401 - re-exported: the contract lives here
+    AccountReport,
+    FillReport,
+    OrderRequest,
+    OrderStatusReport,
+    PositionReport,
+)
 from quantai_tui.core.instruments import Instrument
 from quantai_tui.core.values import Price, Quantity
 
@@ -64,68 +69,6 @@ class MarketDataClient(Protocol):
 
 
 # --- execution ---------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class OrderRequest:
-    """What a venue is asked to do: an order whose intent is already durable."""
-
-    client_order_id: str
-    venue: str
-    symbol: str
-    side: OrderSide
-    order_type: OrderType
-    quantity: Quantity
-    price: Price | None = None
-    trigger_price: Price | None = None
-    time_in_force: TimeInForce = TimeInForce.GTC
-    post_only: bool = False
-    reduce_only: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class OrderStatusReport:
-    """A venue's view of one order (lookups, reconciliation)."""
-
-    client_order_id: str
-    venue_order_id: str
-    symbol: str
-    side: OrderSide
-    order_type: OrderType
-    status: OrderStatus
-    quantity: Quantity
-    filled_qty: Quantity
-    price: Price | None = None
-    avg_px: Price | None = None
-    ts_last: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class FillReport:
-    client_order_id: str
-    venue_order_id: str
-    trade_id: str
-    symbol: str
-    side: OrderSide
-    quantity: Quantity
-    price: Price
-    fee: Decimal
-    fee_currency: str
-    ts_event: int
-
-
-@dataclass(frozen=True, slots=True)
-class PositionReport:
-    symbol: str
-    quantity: Decimal  # signed: > 0 long, < 0 short
-    avg_price: Decimal
-    leverage: Decimal = Decimal(1)
-
-
-@dataclass(frozen=True, slots=True)
-class AccountReport:
-    balances: dict[str, tuple[Decimal, Decimal]] = field(default_factory=dict)  # asset -> (total, free)
-    positions: tuple[PositionReport, ...] = ()
-
-
 @runtime_checkable
 class ExecutionClient(Protocol):
     """A venue that takes orders. Results come back as order events through `report`:

@@ -62,7 +62,9 @@ def event(cls: type[_T]) -> type[_T]:
 
 def _fast_constructor(cls: type, names: list[str]) -> Callable[..., Any]:
     # A mutable twin with the identical slot layout; __class__ is switched once filled.
-    twin = type(f"_{cls.__name__}Builder", (Event,), {"__slots__": tuple(cls.__slots__)})  # type: ignore[attr-defined]
+    # The same bases as the event class (e.g. OrderEvent, not just Event): otherwise the layouts
+    # differ and the __class__ switch is refused.
+    twin = type(f"_{cls.__name__}Builder", cls.__bases__, {"__slots__": tuple(cls.__slots__)})  # type: ignore[attr-defined]
     args = ", ".join(names)
     body = "\n".join(f"    self.{n} = {n}" for n in names)
     src = f"def __init__(self, {args}):\n{body}\n    self.__class__ = _cls\n"

@@ -1,0 +1,272 @@
+"""The paper venue: simulated fills through core/fill_model.py against the market it is fed.
+
+    paper = PaperExecutionClient("binance", report, clock, instrument=cache.find_instrument_of("binance"),
+                                 book=lambda s: cache.book("binance", s), position=...)
+    for kind, handler in paper.market_handlers(symbol).items():
+        bus.subscribe(f"{kind}.binance.{symbol}", handler, priority=900)   # the kernel does this
+
+The same client is the `sim` exchange's matching engine (venue "sim" over the sim market's
+book) and the backtest venue. Latency is clock time: with latency_ms > 0 an order reaches the
+matcher when a clock alert fires (a TestClock fires it when the replay gets there), so it also
+works without an event loop; with 0 latency nothing here ever suspends.
+
+The paper account (balances and positions of this venue) is an exact Ledger; the kernel seeds
+it from the store on start (`restore`), which is how a paper account persists across restarts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from quantai_tui.connectors.base_execution import BaseExecutionClient, Report
+from quantai_tui.connectors.paper.records import PaperOrder, timeframe_ns
+from quantai_tui.core.book import OrderBook
+from quantai_tui.core.clock import Clock
+from quantai_tui.core.enums import OrderSide, OrderStatus, OrderType
+from quantai_tui.core.errors import VenueRejected
+from quantai_tui.core.events import Bar, OrderBookDeltas, QuoteTick, TradeTick
+from quantai_tui.core.execution import AccountReport, FillReport, OrderRequest, OrderStatusReport, PositionReport
+from quantai_tui.core.fill_model import CANCELED, EXPIRED, FILL, REJECTED, Execution, FillModel, Matcher, SimOrder
+from quantai_tui.core.instruments import Instrument
+from quantai_tui.core.positions import Ledger, NettingPosition
+from quantai_tui.core.values import Price, Quantity
+
+_BPS = Decimal("0.0001")
+
+
+class PaperExecutionClient(BaseExecutionClient):
+    supports_amend = True
+
+    def __init__(self, venue: str, report: Report, clock: Clock, *, instrument: Callable[[str], Instrument | None],
+                 book: Callable[[str], OrderBook | None] | None = None,
+                 position: Callable[[str], Decimal] | None = None, latency_ms: float = 0.0,
+                 maker_fee_bps: Decimal | None = None, taker_fee_bps: Decimal | None = None,
+                 slippage_bps: Decimal = Decimal(0), bar_mode: bool = False) -> None:
+        super().__init__(venue, report, clock, submit_timeout_s=None, request_timeout_s=None)
+        self._instrument = instrument
+        self._book = book or (lambda s: None)
+        self._position = position
+        self.latency_ns = int(latency_ms * 1_000_000)
+        self.fills = FillModel(maker_fee=None if maker_fee_bps is None else maker_fee_bps * _BPS,
+                               taker_fee=None if taker_fee_bps is None else taker_fee_bps * _BPS,
+                               slippage_bps=slippage_bps, bar_mode=bar_mode)
+        self.orders: dict[str, PaperOrder] = {}
+        self.open: dict[str, PaperOrder] = {}
+        self.ledger = Ledger()
+        self._vid = 0
+        self._trade = 0
+        self._in_flight: set[str] = set()
+
+    # --- market data (the hot path) -------------------------------------------------------------------
+    def matcher(self, symbol: str) -> Matcher | None:
+        m = self.fills.matchers.get(symbol)
+        if m is None:
+            inst = self._instrument(symbol)
+            if inst is None:
+                return None
+            m = self.fills.matcher(inst)
+        return m
+
+    def market_handlers(self, symbol: str) -> dict[str, Callable[[Any], None]]:
+        """One handler per market kind for this symbol, to subscribe on the bus."""
+        m = self.matcher(symbol)
+        if m is None:
+            return {}
+        emit = self._emit
+        on_trade, on_quote, on_book, on_bar = m.on_trade, m.on_quote, m.on_book, m.on_bar
+        book = self._book
+
+        def trade(ev: TradeTick) -> None:
+            r = on_trade(ev.price, ev.size, ev.ts_event)
+            if r:
+                emit(r)
+
+        def quote(ev: QuoteTick) -> None:
+            r = on_quote(ev.bid, ev.bid_size, ev.ask, ev.ask_size, ev.ts_event)
+            if r:
+                emit(r)
+
+        def book_update(ev: OrderBookDeltas) -> None:
+            if m.orders:
+                b = book(symbol)
+                if b is not None:
+                    r = on_book(b, ev.bids, ev.asks, ev.ts_event)
+                    if r:
+                        emit(r)
+
+        def bar(ev: Bar) -> None:
+            r = on_bar(ev.open, ev.high, ev.low, ev.close, ev.ts_event - timeframe_ns(ev.timeframe))
+            if r:
+                emit(r)
+
+        return {"trades": trade, "quotes": quote, "book": book_update, "bars": bar}
+
+    # --- orders -----------------------------------------------------------------------------------------
+    async def _submit(self, order: OrderRequest) -> None:
+        inst = self._instrument(order.symbol)
+        if inst is None:
+            raise VenueRejected(f"{self.venue} has no instrument {order.symbol}")
+        if order.client_order_id in self.orders or order.client_order_id in self._in_flight:
+            raise VenueRejected(f"duplicate client order id {order.client_order_id}")
+        if order.reduce_only and self._position is not None:
+            pos = self._position(order.symbol)
+            if not pos or (pos > 0) == (order.side is OrderSide.BUY) or order.quantity.as_decimal() > abs(pos):
+                raise VenueRejected(f"reduce-only order would not reduce position {pos}")
+        if self.latency_ns:
+            self._in_flight.add(order.client_order_id)
+            self.clock.set_alert(f"paper:{self.venue}:submit:{order.client_order_id}",
+                                 self.clock.timestamp_ns() + self.latency_ns, lambda _ev: self._arrive(order, inst))
+        else:
+            self._arrive(order, inst)
+
+    def _arrive(self, req: OrderRequest, inst: Instrument) -> None:
+        self._in_flight.discard(req.client_order_id)
+        m = self.fills.matcher(inst)
+        self._vid += 1
+        vid = f"P{self._vid}"
+        now = self.clock.timestamp_ns()
+        so = SimOrder(req.client_order_id, req.side, req.order_type, m.qty_raw(req.quantity), req.price,
+                      req.trigger_price, req.time_in_force, req.post_only, req.reduce_only, vid, now)
+        rec = PaperOrder(req, vid, inst, now)
+        self.orders[req.client_order_id] = rec
+        self.open[req.client_order_id] = rec
+        out = m.submit(so, self._book(req.symbol), now)
+        if out and out[0].kind == REJECTED and out[0].order is so:
+            rec.status = OrderStatus.REJECTED
+            self.open.pop(req.client_order_id, None)
+            self.rejected(req.client_order_id, req.symbol, out[0].reason, now)
+            return
+        rec.status = OrderStatus.ACCEPTED
+        self.accepted(req.client_order_id, req.symbol, vid, now)
+        if out:
+            self._emit(out)
+
+    def _emit(self, execs: list[Execution]) -> None:
+        for ex in execs:
+            rec = self.orders.get(ex.order.coid)
+            if rec is None:
+                continue
+            req = rec.request
+            kind = ex.kind
+            if kind == FILL:
+                self._trade += 1
+                tid = f"{rec.venue_order_id}-{self._trade}"
+                assert ex.qty is not None and ex.price is not None and ex.fee is not None
+                rec.add_fill(tid, ex.qty, ex.price, ex.fee, ex.ts)
+                inst = rec.instrument
+                q = ex.qty.as_decimal()
+                self.ledger.apply_fill(self.venue, inst, q if req.side is OrderSide.BUY else -q,
+                                       ex.price.as_decimal(), ex.fee.as_decimal(), ex.fee.currency, ex.ts)
+                if rec.status is OrderStatus.FILLED:
+                    self.open.pop(rec.coid, None)
+                self.filled(rec.coid, req.symbol, rec.venue_order_id, tid, req.side, ex.qty, ex.price, ex.fee,
+                            ex.liquidity, ex.ts)
+            elif kind in (CANCELED, EXPIRED, REJECTED):
+                rec.status = {CANCELED: OrderStatus.CANCELED, EXPIRED: OrderStatus.EXPIRED,
+                              REJECTED: OrderStatus.REJECTED}[kind]
+                self.open.pop(rec.coid, None)
+                if kind == CANCELED:
+                    self.canceled(rec.coid, req.symbol, rec.venue_order_id, ex.reason, ex.ts)
+                elif kind == EXPIRED:
+                    self.expired(rec.coid, req.symbol, rec.venue_order_id, ex.ts)
+                else:
+                    self.rejected(rec.coid, req.symbol, ex.reason, ex.ts)
+
+    async def _cancel(self, client_order_id: str, symbol: str) -> None:
+        rec = self.open.get(client_order_id)
+        if rec is None:
+            raise VenueRejected(f"order {client_order_id} is not open")
+        if self.latency_ns:
+            self.clock.set_alert(f"paper:{self.venue}:cancel:{client_order_id}",
+                                 self.clock.timestamp_ns() + self.latency_ns, lambda _ev: self._do_cancel(rec, ""))
+        else:
+            self._do_cancel(rec, "")
+
+    def _do_cancel(self, rec: PaperOrder, reason: str) -> None:
+        if rec.coid not in self.open:
+            return  # filled meanwhile
+        m = self.fills.matchers.get(rec.request.symbol)
+        if m is not None:
+            m.cancel(rec.coid)
+        rec.status = OrderStatus.CANCELED
+        self.open.pop(rec.coid, None)
+        self.canceled(rec.coid, rec.request.symbol, rec.venue_order_id, reason)
+
+    async def _cancel_all(self, symbol: str | None) -> bool:
+        recs = [r for r in self.open.values() if symbol is None or r.request.symbol == symbol]
+        if self.latency_ns:
+            self.clock.set_alert(f"paper:{self.venue}:cancel_all:{self._vid}:{symbol}",
+                                 self.clock.timestamp_ns() + self.latency_ns,
+                                 lambda _ev: [self._do_cancel(r, "cancel all") for r in recs])
+        else:
+            for r in recs:
+                self._do_cancel(r, "cancel all")
+        return True
+
+    async def _modify(self, client_order_id: str, symbol: str, quantity: Quantity | None, price: Price | None) -> None:
+        rec = self.open.get(client_order_id)
+        if rec is None:
+            raise VenueRejected(f"order {client_order_id} is not open")
+        m = self.fills.matchers.get(symbol)
+        try:
+            out = m.modify(client_order_id, quantity, price, self._book(symbol), self.clock.timestamp_ns()) if m else None
+        except ValueError as exc:
+            raise VenueRejected(str(exc)) from None
+        if out is None:
+            raise VenueRejected(f"order {client_order_id} is not resting")
+        rec.amend(quantity, price)
+        self.updated(client_order_id, symbol, rec.quantity, rec.price)
+        if out:
+            self._emit(out)
+
+    # --- reads --------------------------------------------------------------------------------------------
+    async def _query_order(self, client_order_id: str, symbol: str) -> OrderStatusReport | None:
+        rec = self.orders.get(client_order_id)
+        return rec.status_report() if rec is not None else None
+
+    async def _open_orders(self, symbol: str | None) -> list[OrderStatusReport]:
+        return [r.status_report() for r in self.open.values() if symbol is None or r.request.symbol == symbol]
+
+    async def _fills_since(self, ts_ns: int, symbol: str | None) -> list[FillReport]:
+        out = []
+        for r in self.orders.values():
+            if symbol is None or r.request.symbol == symbol:
+                out.extend(f for f in r.fill_reports() if f.ts_event >= ts_ns)
+        return sorted(out, key=lambda f: f.ts_event)
+
+    async def _account(self) -> AccountReport:
+        bal = {a: (t, self.ledger.free(self.venue, a)) for a, t in self.ledger.balances.get(self.venue, {}).items()}
+        pos = tuple(PositionReport(p.symbol, p.qty, p.avg_price, p.leverage)
+                    for (v, _), p in self.ledger.positions.items() if v == self.venue and p.qty)
+        return AccountReport(bal, pos)
+
+    # --- restart -------------------------------------------------------------------------------------------
+    def restore(self, balances: dict[str, Decimal], positions: list[NettingPosition],
+                open_orders: list[tuple[OrderRequest, Quantity, str]]) -> None:
+        """Seed the paper account and its resting orders from the engine's store (on start)."""
+        for asset, total in balances.items():
+            self.ledger.set_balance(self.venue, asset, total)
+        for p in positions:
+            inst = self._instrument(p.symbol)
+            if inst is not None:
+                self.ledger.position(self.venue, p.symbol, inst).set(p.qty, p.avg_price)
+        for req, filled, vid in open_orders:
+            inst = self._instrument(req.symbol)
+            if inst is None:
+                continue
+            m = self.fills.matcher(inst)
+            now = self.clock.timestamp_ns()
+            so = SimOrder(req.client_order_id, req.side, req.order_type, m.qty_raw(req.quantity), req.price,
+                          req.trigger_price, req.time_in_force, req.post_only, req.reduce_only, vid or "", now)
+            so.leaves_raw = so.qty_raw - m.qty_raw(filled)
+            rec = PaperOrder(req, vid or f"R{req.client_order_id}", inst, now)
+            rec.filled = filled
+            rec.status = OrderStatus.PARTIALLY_FILLED if filled else OrderStatus.ACCEPTED
+            self.orders[req.client_order_id] = rec
+            self.open[req.client_order_id] = rec
+            if so.leaves_raw > 0 and req.order_type is not OrderType.MARKET:
+                out = m.submit(so, self._book(req.symbol), now)
+                if out:
+                    self._emit(out)

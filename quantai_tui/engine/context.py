@@ -1,0 +1,136 @@
+"""The trading context a strategy (or the AI, or a script) trades through: the kernel's OMS,
+risk and portfolio behind a small interface. It satisfies engine.strategy.TradingContext and
+adds read-outs (open orders, positions, books, equity) and timers.
+
+Every order goes through the same risk checks and audit log as the UI's and the CLI's. A
+denial is an OrderDenied event (on `risk`), never an exception in the strategy. On the backtest
+path nothing here suspends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from quantai_tui.core.book import OrderBook
+from quantai_tui.core.clock import Clock, TimeEvent
+from quantai_tui.core.commands import CancelAllOrders, CancelOrder, ModifyOrder, SubmitOrder
+from quantai_tui.core.enums import OrderSide, OrderType, TimeInForce
+from quantai_tui.core.instruments import Instrument
+from quantai_tui.core.orders import Order
+from quantai_tui.core.positions import NettingPosition
+
+if TYPE_CHECKING:
+    from quantai_tui.engine.cache import Cache
+    from quantai_tui.engine.oms import OrderManager
+    from quantai_tui.engine.portfolio import Portfolio
+
+
+class KernelTradingContext:
+    def __init__(self, *, oms: OrderManager, portfolio: Portfolio, cache: Cache, clock: Clock,
+                 strategy_id: str = "manual", default_venue: str = "") -> None:
+        self._oms = oms
+        self._portfolio = portfolio
+        self._cache = cache
+        self._clock = clock
+        self.strategy_id = strategy_id
+        self.default_venue = default_venue
+        self.pre_submit: Callable[[str], Any] | None = None  # told the order id before the order is sent
+
+    # --- the TradingContext protocol -------------------------------------------------------------
+    @property
+    def clock(self) -> Clock:
+        return self._clock
+
+    def instrument(self, venue: str, symbol: str) -> Instrument:
+        return self._cache.instrument(venue or self.default_venue, symbol)
+
+    def next_client_order_id(self) -> str:
+        """An id to put in SubmitOrder.client_order_id before submitting, so events that arrive
+        while the submit is still running (an immediate fill) can be recognised as this order's."""
+        return self._oms.next_client_order_id()
+
+    async def submit_order(self, command: SubmitOrder) -> str:
+        cmd = command
+        if not cmd.client_order_id:
+            cmd = _replace(cmd, client_order_id=self._oms.next_client_order_id())
+        if self.pre_submit is not None:
+            self.pre_submit(cmd.client_order_id)
+        await self._oms.submit(cmd)
+        return cmd.client_order_id  # type: ignore[return-value]
+
+    async def cancel_order(self, command: CancelOrder) -> None:
+        await self._oms.cancel(command.client_order_id)
+
+    async def cancel_all_orders(self, command: CancelAllOrders) -> None:
+        await self._oms.cancel_all(command.venue, command.symbol, command.strategy_id)
+
+    async def modify_order(self, command: ModifyOrder) -> bool:
+        return await self._oms.modify(command)
+
+    def position_qty(self, venue: str, symbol: str) -> Decimal:
+        return self._portfolio.position_qty(venue or self.default_venue, symbol)
+
+    def balance(self, venue: str, asset: str) -> Decimal:
+        return self._portfolio.balance(venue or self.default_venue, asset)
+
+    def open_order_ids(self, venue: str | None = None, symbol: str | None = None,
+                       strategy_id: str | None = None) -> list[str]:
+        return [o.client_order_id for o in self._oms.open_orders(venue, symbol, strategy_id)]
+
+    # --- conveniences ----------------------------------------------------------------------------
+    async def submit(self, symbol: str, side: OrderSide, quantity: Any, *, venue: str | None = None,
+                     order_type: OrderType | None = None, price: Any = None, trigger_price: Any = None,
+                     time_in_force: TimeInForce = TimeInForce.GTC, post_only: bool = False,
+                     reduce_only: bool = False) -> str:
+        """Quantities and prices in any form (Decimal, str, float), snapped to the instrument."""
+        v = venue or self.default_venue
+        inst = self.instrument(v, symbol)
+        qty = inst.make_qty(quantity)
+        px = None if price is None else inst.make_price(price)
+        trig = None if trigger_price is None else inst.make_price(trigger_price)
+        if order_type is None:
+            order_type = OrderType.LIMIT if px is not None else OrderType.MARKET
+        return await self.submit_order(SubmitOrder(v, symbol, side, order_type, qty, px, trig, time_in_force, post_only,
+                                                   reduce_only, self.strategy_id))
+
+    def open_orders(self, venue: str | None = None, symbol: str | None = None,
+                    strategy_id: str | None = None) -> list[Order]:
+        return self._oms.open_orders(venue, symbol, strategy_id)
+
+    def order(self, client_order_id: str) -> Order | None:
+        return self._oms.get(client_order_id)
+
+    def position(self, venue: str, symbol: str) -> NettingPosition | None:
+        return self._portfolio.position(venue or self.default_venue, symbol)
+
+    def positions(self, venue: str | None = None) -> list[NettingPosition]:
+        return self._portfolio.positions(venue)
+
+    def balances(self, venue: str | None = None) -> dict[str, dict[str, Decimal]]:
+        return self._portfolio.balances(venue)
+
+    def equity(self, venue: str | None = None) -> float:
+        return self._portfolio.equity(venue)
+
+    def book(self, venue: str, symbol: str) -> OrderBook | None:
+        return self._cache.book(venue or self.default_venue, symbol)
+
+    def mid(self, venue: str, symbol: str) -> float | None:
+        return self._cache.mid(venue or self.default_venue, symbol)
+
+    def last_price(self, venue: str, symbol: str) -> float | None:
+        return self._cache.last(venue or self.default_venue, symbol)
+
+    def set_timer(self, name: str, interval_s: float, callback: Callable[[TimeEvent], Any]) -> None:
+        self._clock.set_timer(f"{self.strategy_id}:{name}", int(interval_s * 1e9), callback)
+
+    def cancel_timer(self, name: str) -> None:
+        self._clock.cancel_timer(f"{self.strategy_id}:{name}")
+
+
+def _replace(cmd: SubmitOrder, **kw: Any) -> SubmitOrder:
+    from dataclasses import replace
+
+    return replace(cmd, **kw)
