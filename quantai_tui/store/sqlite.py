@@ -93,7 +93,13 @@ class EventStore:
         version = inspect_file(self.path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            db = await aiosqlite.connect(self.path, isolation_level=None)
+            conn = aiosqlite.connect(self.path, isolation_level=None)
+            # A forgotten close() must not keep the process alive at exit; a half-done commit
+            # cut at exit is the same as a crash, which SQLite's journal already survives.
+            thread = getattr(conn, "_thread", None)
+            if thread is not None:
+                thread.daemon = True
+            db = await conn
             await db.execute("PRAGMA journal_mode=WAL")
             await db.execute(f"PRAGMA synchronous={self.synchronous}")
             await db.execute("PRAGMA busy_timeout=5000")
