@@ -422,6 +422,7 @@ class WebSocketMarketDataClient:
             "connect_failures": sum(s.connect_failures for s in streams),
             "heartbeat_timeouts": sum(s.heartbeat_timeouts for s in streams),
             "rotations": sum(s.rotations for s in streams),
+            "streams": len(streams),
             "streams_connected": sum(1 for s in streams if s.connected),
             "books": sum(1 for st in self._states.values() if st.book is not None),
             "books_synced": sum(1 for st in self._states.values() if st.book is not None and st.synced),

@@ -75,6 +75,14 @@ class BinanceVenue(VenueFeed):
         ts = self.snapshots[symbol][0]
         return sum(1 for i in self.items if i.ts < ts)
 
+    BARRIER_ID = 9_000_000_000_000_000  # aggregate trade ids of barrier trades start here
+
+    def barrier_frame(self, symbol: str, n: int) -> tuple[str, str]:
+        channel = f"{symbol.lower()}@aggTrade"
+        d = {"e": "aggTrade", "E": 0, "s": symbol, "a": self.BARRIER_ID + n, "p": "1", "q": "0", "f": 0, "l": 0,
+             "T": 0, "m": False, "M": True}
+        return channel, dumps({"stream": channel, "data": d})
+
     # --- market ---------------------------------------------------------------------------------
     def on_book(self, item: FeedItem) -> None:
         d = item.msg["data"]

@@ -117,6 +117,11 @@ class BybitVenue(VenueFeed):
         return dumps({"topic": f"orderbook.{depth}.{self.symbol}", "type": kind, "ts": self.ts, "data": data,
                       "cts": self.ts})
 
+    def barrier_frame(self, symbol: str, n: int) -> tuple[str, str]:
+        topic = f"publicTrade.{symbol}"
+        d = {"T": 0, "s": symbol, "S": "Buy", "v": "0", "p": "1", "L": "PlusTick", "i": f"barrier-{n}", "BT": False}
+        return topic, dumps({"topic": topic, "type": "snapshot", "ts": 0, "data": [d]})
+
     # --- WebSocket --------------------------------------------------------------------------------
     async def on_message(self, session: WsSession, text: str) -> None:
         try:

@@ -146,6 +146,18 @@ class VenueFeed:
     async def send_item(self, session: WsSession, channel: str, text: str) -> None:
         await session.send(text)
 
+    async def barrier(self, symbol: str, n: int) -> None:
+        """Send a marker trade for `symbol` (trade id `barrier-<n>` or a venue-legal equivalent)
+        to its trade subscribers: once a client has published it, it has handled every frame
+        sent before it on that connection."""
+        channel, text = self.barrier_frame(symbol, n)
+        for s in list(self.server.sessions):
+            if channel in s.subscriptions:
+                await s.send(text)
+
+    def barrier_frame(self, symbol: str, n: int) -> tuple[str, str]:
+        raise NotImplementedError
+
     # --- venue hooks ------------------------------------------------------------------------------
     def on_book(self, item: FeedItem) -> None:
         """Update the true book with a released book frame."""

@@ -131,6 +131,10 @@ class OkxVenue(VenueFeed):
         frame = self.bbo_frame(item.symbol)
         return [(channel_key("bbo-tbt", item.symbol), frame)] if frame else []
 
+    def barrier_frame(self, symbol: str, n: int) -> tuple[str, str]:
+        d = {"instId": symbol, "tradeId": f"barrier-{n}", "px": "1", "sz": "0", "side": "buy", "ts": "0"}
+        return channel_key("trades", symbol), dumps({"arg": {"channel": "trades", "instId": symbol}, "data": [d]})
+
     # --- WebSocket --------------------------------------------------------------------------------
     async def on_message(self, session: WsSession, text: str) -> None:
         if text == "ping":
