@@ -21,14 +21,14 @@ from typing import Any
 
 from quantai_tui.core.clock import Clock
 from quantai_tui.core.commands import CancelAllOrders, CancelOrder, SubmitOrder
-from quantai_tui.core.enums import OrderSide, OrderStatus, OrderType
+from quantai_tui.core.enums import LiquiditySide, OrderSide, OrderStatus, OrderType
 from quantai_tui.core.events import OrderFilled, OrderRejected, OrderSubmitted
-from quantai_tui.core.identifiers import base36
 from quantai_tui.core.instruments import Instrument
-from quantai_tui.core.values import EXACT, Money, Price, Quantity
+from quantai_tui.core.values import EXACT, FixedPoint, Money, Price, Quantity
 
 _ZERO = Decimal(0)
 _BPS = Decimal(10_000)
+_EXP = tuple(Decimal(1).scaleb(-i) for i in range(19))  # quantize targets 1, 0.1, ... 1e-18
 
 
 @dataclass(slots=True)
@@ -44,8 +44,8 @@ class SimOrder:
     reduce_only: bool
     strategy_id: str
     ts_submitted: int
+    topic: str = ""
     status: OrderStatus = OrderStatus.SUBMITTED
-    seq: int = 0  # market events seen by the venue when it was submitted (fills wait for a later one)
 
 
 @dataclass(slots=True)
@@ -89,6 +89,7 @@ class BacktestAccount:
         self.initial_capital = Decimal(initial_capital)
         self.cash = Decimal(initial_capital)
         self.fee_rate = Decimal(fee_bps) / _BPS
+        self._one_plus_fee = 1 + self.fee_rate
         self.check_balance = check_balance
         self.positions: dict[str, _Position] = {s: _Position() for s in instruments}
         self.orders: dict[str, SimOrder] = {}
@@ -119,22 +120,22 @@ class BacktestAccount:
     async def submit_order(self, command: SubmitOrder) -> str:
         now = self._clock.timestamp_ns()
         self._order_seq += 1
-        coid = command.client_order_id or f"bt{base36(self._order_seq).rjust(8, '0')}"
+        coid = command.client_order_id or "bt%08d" % self._order_seq
         self.orders_submitted += 1
-        order = SimOrder(coid, command.venue or self.venue_name, command.symbol, command.side, command.order_type,
-                         command.quantity, command.price, command.trigger_price, command.reduce_only,
-                         command.strategy_id, now)
+        venue = command.venue or self.venue_name
+        topic = f"orders.{venue}.{command.symbol}"
+        order = SimOrder(coid, venue, command.symbol, command.side, command.order_type, command.quantity,
+                         command.price, command.trigger_price, command.reduce_only, command.strategy_id, now, topic)
         self.orders[coid] = order
-        topic = f"orders.{order.venue}.{order.symbol}"
-        self._publish(topic, OrderSubmitted(coid, order.venue, order.symbol, command.strategy_id, command.side,
-                                            command.order_type, command.quantity, command.price,
-                                            command.trigger_price, command.time_in_force, command.post_only,
-                                            command.reduce_only, ts_event=now, ts_init=now))
+        self._publish(topic, OrderSubmitted.make(coid, venue, command.symbol, command.strategy_id, command.side,
+                                                 command.order_type, command.quantity, command.price,
+                                                 command.trigger_price, command.time_in_force, command.post_only,
+                                                 command.reduce_only, now, now))
         reason = self._check(order)
         if reason:
             self.orders_rejected += 1
             order.status = OrderStatus.REJECTED
-            self._publish(topic, OrderRejected(coid, order.venue, order.symbol, reason, ts_event=now, ts_init=now))
+            self._publish(topic, OrderRejected(coid, venue, order.symbol, reason, ts_event=now, ts_init=now))
             return coid
         self.open_orders[coid] = order
         self.venue.submit(order)
@@ -175,69 +176,86 @@ class BacktestAccount:
         inst = self.instruments.get(order.symbol)
         if inst is None:
             return f"unknown symbol {order.symbol}"
-        if not order.quantity.is_positive():
+        qty = order.quantity
+        if qty.raw <= 0:
             return "quantity must be positive"
-        if order.quantity < inst.min_quantity:
-            return f"quantity {order.quantity} below the minimum {inst.min_quantity}"
+        if qty < inst.min_quantity:
+            return f"quantity {qty} below the minimum {inst.min_quantity}"
         if order.order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT) and order.price is None:
             return "a limit order needs a price"
         pos = self.positions[order.symbol].qty
+        buy = order.side is OrderSide.BUY
         if order.reduce_only:
-            if not pos or (pos > 0) == (order.side is OrderSide.BUY) or order.quantity.as_decimal() > abs(pos):
+            if not pos or (pos > 0) == buy or qty.as_decimal() > abs(pos):
                 return "reduce-only order would not reduce the position"
-        if self.check_balance and order.side is OrderSide.BUY and pos >= 0:
-            mark = self.venue.last_price(order.symbol) if self.venue is not None else None
-            px = order.price.as_decimal() if order.price is not None else (Decimal(repr(mark)) if mark else None)
-            if px is not None:
-                cost = EXACT.multiply(px, order.quantity.as_decimal()) * (1 + self.fee_rate)
-                if cost > self.cash:
-                    return f"balance: cost {cost:.2f} exceeds free {self.currency} {self.cash:.2f}"
+        if self.check_balance and buy and pos >= 0:
+            if order.price is not None:
+                pxf = float(order.price)
+            else:
+                mark = self.venue.last_price(order.symbol) if self.venue is not None else None
+                if not mark:
+                    return ""
+                pxf = mark
+            cash = float(self.cash)
+            est = pxf * float(qty) * float(self._one_plus_fee)
+            if est < cash * 0.999999:  # clearly affordable: the exact check below cannot fail
+                return ""
+            px = order.price.as_decimal() if order.price is not None else Decimal(repr(pxf))
+            cost = EXACT.multiply(EXACT.multiply(px, qty.as_decimal()), self._one_plus_fee)
+            if cost > self.cash:
+                return f"balance: cost {cost:.2f} exceeds free {self.currency} {self.cash:.2f}"
         return ""
 
     # --- the venue reports --------------------------------------------------------------------------
     def apply_fill(self, order: SimOrder, price: Price, ts: int) -> None:
-        """A full fill of `order` at `price` (exact): ledger, events, round trips."""
-        inst = self.instruments[order.symbol]
+        """A full fill of `order` at `price` (exact): ledger, events, round trips. All Decimal
+        arithmetic runs in the 60-digit EXACT context: nothing here rounds but the fee, which
+        is rounded once to the account's fee precision."""
+        ctx = EXACT
         q = order.quantity.as_decimal()
         px = price.as_decimal()
-        with decimal.localcontext(EXACT):
-            notional = px * q
-            fee_money = Money.from_decimal(notional * self.fee_rate, self.currency, min(18, inst.price_precision
-                                                                                        + inst.size_precision + 6))
-            fee = fee_money.as_decimal()
-            pos = self.positions[order.symbol]
-            signed = q if order.side is OrderSide.BUY else -q
-            self.cash -= notional * (1 if signed > 0 else -1) + fee
-            self.fees_paid += fee
-            pos.trip_pnl -= fee
-            old = pos.qty
-            if old == 0 or (old > 0) == (signed > 0):  # open or add
-                pos.cost += px * signed
-                pos.qty = old + signed
-            else:
-                closing = min(abs(signed), abs(old))
-                # signed cost of the part that closes; exact when the whole position closes
-                basis = pos.cost if closing == abs(old) else pos.cost * closing / abs(old)
-                realized = (px * closing - basis) if old > 0 else (-basis - px * closing)
-                pos.trip_pnl += realized
-                pos.cost -= basis
-                pos.qty = old + signed
-                if pos.qty == 0 or (pos.qty > 0) != (old > 0):
-                    self.closed_trips.append(pos.trip_pnl)
-                    pos.trip_pnl = _ZERO
-                    pos.cost = _ZERO
-                    if pos.qty != 0:  # flipped: the rest opens a new trip at this price
-                        pos.cost = px * pos.qty
+        notional = ctx.multiply(px, q)
+        prec = self._fee_prec(order.symbol)
+        fee = ctx.multiply(notional, self.fee_rate).quantize(_EXP[prec], context=ctx)
+        fee_money = Money.of(FixedPoint.from_raw(int(fee.scaleb(prec, ctx)), prec), self.currency)
+        pos = self.positions[order.symbol]
+        buy = order.side is OrderSide.BUY
+        signed = q if buy else -q
+        self.cash = ctx.subtract(ctx.subtract(self.cash, notional) if buy else ctx.add(self.cash, notional), fee)
+        self.fees_paid = ctx.add(self.fees_paid, fee)
+        pos.trip_pnl = ctx.subtract(pos.trip_pnl, fee)
+        old = pos.qty
+        if not old or (old > 0) == buy:  # open or add
+            pos.cost = ctx.add(pos.cost, ctx.multiply(px, signed))
+            pos.qty = ctx.add(old, signed)
+        else:
+            closing = min(q, abs(old))
+            # signed cost of the part that closes; exact when the whole position closes
+            basis = pos.cost if closing == abs(old) else ctx.divide(ctx.multiply(pos.cost, closing), abs(old))
+            gross = ctx.multiply(px, closing)
+            realized = ctx.subtract(gross, basis) if old > 0 else ctx.subtract(ctx.minus(basis), gross)
+            pos.trip_pnl = ctx.add(pos.trip_pnl, realized)
+            pos.cost = ctx.subtract(pos.cost, basis)
+            pos.qty = new = ctx.add(old, signed)
+            if not new or (new > 0) != (old > 0):
+                self.closed_trips.append(pos.trip_pnl)
+                pos.trip_pnl = _ZERO
+                pos.cost = ctx.multiply(px, new) if new else _ZERO  # a flip opens a new trip here
         order.status = OrderStatus.FILLED
         self.open_orders.pop(order.client_order_id, None)
         self._trade_seq += 1
         rec = FillRecord(ts, order.symbol, order.side.value, q, px, fee, order.client_order_id, order.strategy_id)
         self.fills.append(rec)
-        self._publish(f"orders.{order.venue}.{order.symbol}", OrderFilled(
-            order.client_order_id, order.venue, order.symbol, f"v{order.client_order_id}",
-            f"bt{self._trade_seq}", order.side, order.quantity, price, fee_money, ts_event=ts, ts_init=ts))
+        coid = order.client_order_id
+        self._publish(order.topic, OrderFilled.make(coid, order.venue, order.symbol, "v" + coid,
+                                                    "bt" + str(self._trade_seq), order.side, order.quantity, price,
+                                                    fee_money, LiquiditySide.TAKER, ts, ts))
         for listener in self.fill_listeners:
             listener(rec)
+
+    def _fee_prec(self, symbol: str) -> int:
+        inst = self.instruments[symbol]
+        return min(18, inst.price_precision + inst.size_precision + 6)
 
     def order_closed(self, order: SimOrder, status: OrderStatus) -> None:
         order.status = status

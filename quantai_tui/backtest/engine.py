@@ -301,9 +301,7 @@ def _ts_of(item: Tagged) -> int:
 
 
 def _tag(src: DataSource) -> Iterator[Tagged]:
-    topic = f"{src.kind}.{src.venue}.{src.symbol}"
-    for ev in src.events():
-        yield topic, ev
+    return src.tagged_events()
 
 
 def kinds_of(events: Iterable[Tagged]) -> set[str]:

@@ -26,6 +26,8 @@ from quantai_tui.core.enums import OrderSide, OrderStatus, OrderType
 from quantai_tui.core.events import Bar, OrderAccepted, OrderCanceled, QuoteTick, TradeTick
 from quantai_tui.core.values import ROUND_CEIL, ROUND_FLOOR, Price
 
+_POW10 = tuple(10**i for i in range(19))
+
 from quantai_tui.backtest.account import BacktestAccount, SimOrder
 
 
@@ -41,20 +43,17 @@ class ReplayVenue:
         self._working: dict[str, list[SimOrder]] = {}
         self.active = 0  # number of working orders: the per-tick no-op check reads only this
         self._last: dict[str, float] = {}
-        self._seq = 0  # market events seen
         self._tf = bar_open_offset_ns or {}
         self.venue = account.venue_name
 
     # --- orders -------------------------------------------------------------------------------------
     def submit(self, order: SimOrder) -> None:
-        order.seq = self._seq
         order.status = OrderStatus.ACCEPTED
         self._working.setdefault(order.symbol, []).append(order)
         self.active += 1
         ts = order.ts_submitted
-        self._publish(f"orders.{order.venue}.{order.symbol}",
-                      OrderAccepted(order.client_order_id, order.venue, order.symbol, f"v{order.client_order_id}",
-                                    ts_event=ts, ts_init=ts))
+        coid = order.client_order_id
+        self._publish(order.topic, OrderAccepted.make(coid, order.venue, order.symbol, "v" + coid, ts, ts))
 
     def cancel(self, order: SimOrder) -> None:
         working = self._working.get(order.symbol)
@@ -63,7 +62,7 @@ class ReplayVenue:
             self.active -= 1
             self.account.order_closed(order, OrderStatus.CANCELED)
             ts = self.account.clock.timestamp_ns()
-            self._publish(f"orders.{order.venue}.{order.symbol}",
+            self._publish(order.topic,
                           OrderCanceled(order.client_order_id, order.venue, order.symbol, f"v{order.client_order_id}",
                                         ts_event=ts, ts_init=ts))
 
@@ -76,19 +75,16 @@ class ReplayVenue:
 
     # --- market data (handlers on the bus, ahead of the strategies) ----------------------------------
     def on_bar(self, bar: Bar) -> None:
-        self._seq += 1
         if self.active:
             self._fill_on_bar(bar)
         self._last[bar.symbol] = bar.close
 
     def on_trade(self, tick: TradeTick) -> None:
-        self._seq += 1
         self._last[tick.symbol] = tick.price
         if self.active:
             self._fill_on_trade(tick)
 
     def on_quote(self, quote: QuoteTick) -> None:
-        self._seq += 1
         if quote.symbol not in self._last or not self._has_trades:
             self._last[quote.symbol] = (quote.bid + quote.ask) / 2
         if self.active:
@@ -98,12 +94,10 @@ class ReplayVenue:
 
     # --- fill rules ----------------------------------------------------------------------------------
     def _take(self, symbol: str) -> list[SimOrder]:
-        """Working orders of `symbol` submitted before the current market event."""
+        """Working orders of `symbol`: all were placed before the current market event, since
+        this venue sees each event before any strategy does (a copy: fills may add orders)."""
         working = self._working.get(symbol)
-        if not working:
-            return []
-        seq = self._seq
-        return [o for o in working if o.seq < seq]
+        return list(working) if working else []
 
     def _done(self, order: SimOrder) -> None:
         self._working[order.symbol].remove(order)
@@ -115,6 +109,11 @@ class ReplayVenue:
         if market and self._slip:
             px = px * (1.0 + self._slip) if buy else px * (1.0 - self._slip)
             price = inst.make_price(px, ROUND_CEIL if buy else ROUND_FLOOR)
+        elif inst.tick_size.raw == 1 and abs(px) < 1e12:
+            # tick = 10**-p: rounding px * 10**p to the nearest integer is make_price's answer
+            # (data prices carry at most p decimals, so there is no half-way case to break)
+            p = inst.price_precision
+            price = Price.from_raw(round(px * _POW10[p]), p)
         else:
             price = inst.make_price(px)
         self._done(order)

@@ -111,9 +111,19 @@ class DataSource:
                 out[role] = _floats(arr)
         return out
 
+    @property
+    def topic(self) -> str:
+        return f"{self.kind}.{self.venue}.{self.symbol}"
+
     def events(self) -> Iterator[Event]:
         """Every row as a core event, in file order (files are expected in time order)."""
-        venue, sym = self.venue, self.symbol
+        for _, ev in self.tagged_events():
+            yield ev
+
+    def tagged_events(self) -> Iterator[tuple[str, Event]]:
+        """(topic, event) per row: what the replay publishes. One generator, no per-row work
+        beyond building the event."""
+        venue, sym, topic = self.venue, self.symbol, self.topic
         if self.kind == "trades":
             make_t = TradeTick.make
             none = AggressorSide.NONE
@@ -122,7 +132,7 @@ class DataSource:
                 sides = b.get("side") or [none] * len(ts)
                 ids = b.get("trade_id") or [""] * len(ts)
                 for t, p, q, s, i in zip(ts, px, qty, sides, ids):
-                    yield make_t(venue, sym, p, q, s, i, t, t)
+                    yield topic, make_t(venue, sym, p, q, s, i, t, t)
         elif self.kind == "bars":
             make_b = Bar.make
             tf_ns = self.timeframe_ns
@@ -131,7 +141,7 @@ class DataSource:
                 vols = b.get("volume") or [0.0] * len(b["ts"])
                 for t, o, h, lo, c, v in zip(b["ts"], b["open"], b["high"], b["low"], b["close"], vols):
                     end = t + tf_ns
-                    yield make_b(venue, sym, tf, o, h, lo, c, v, True, end, end)
+                    yield topic, make_b(venue, sym, tf, o, h, lo, c, v, True, end, end)
         elif self.kind == "quotes":
             make_q = QuoteTick.make
             for b in self.batches():
@@ -139,7 +149,7 @@ class DataSource:
                 bs = b.get("bid_size") or [0.0] * n
                 az = b.get("ask_size") or [0.0] * n
                 for t, bid, bsz, ask, asz in zip(b["ts"], b["bid"], bs, b["ask"], az):
-                    yield make_q(venue, sym, bid, bsz, ask, asz, t, t)
+                    yield topic, make_q(venue, sym, bid, bsz, ask, asz, t, t)
         else:  # pragma: no cover - kinds are checked in open_source
             raise DataError(f"{self.path}: cannot replay {self.kind}")
 
@@ -333,19 +343,25 @@ def _floats(arr: Any) -> list[float]:
     return np_view(arr, "float64").tolist()  # type: ignore[no-any-return]
 
 
-def _aggressor(arr: Any) -> list[AggressorSide]:
-    import pyarrow as pa
+_SIDES = (AggressorSide.NONE, AggressorSide.BUYER, AggressorSide.SELLER)
 
-    buyer, seller, none = AggressorSide.BUYER, AggressorSide.SELLER, AggressorSide.NONE
-    vals = arr.to_pylist()
-    if pa.types.is_boolean(arr.type):  # buyer_maker: the seller crossed the spread
-        return [seller if v else buyer for v in vals]
-    out = []
-    for v in vals:
-        s = str(v).strip().lower() if v is not None else ""
-        out.append(buyer if s in ("buy", "b", "buyer", "false") else seller if s in ("sell", "s", "seller", "true")
-                   else none)
-    return out
+
+def _aggressor(arr: Any) -> list[AggressorSide]:
+    """Aggressor sides, vectorised: 'buy'/'sell' strings or a buyer_maker flag (True: the
+    seller crossed the spread)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pa.types.is_boolean(arr.type):
+        codes = np.where(np.asarray(pc.fill_null(arr, False).to_pylist(), dtype=bool), 2, 1)
+    else:
+        low = pc.utf8_lower(pc.utf8_trim_whitespace(pc.cast(arr, pa.string())))
+        buy = pc.fill_null(pc.is_in(low, pa.array(["buy", "b", "buyer", "false"])), False)
+        sell = pc.fill_null(pc.is_in(low, pa.array(["sell", "s", "seller", "true"])), False)
+        codes = np_view(pc.if_else(buy, 1, pc.if_else(sell, 2, 0)).cast(pa.int64()), "int64")
+    sides = _SIDES
+    return [sides[c] for c in codes.tolist()]
 
 
 def _infer_timeframe(src: DataSource) -> int:

@@ -347,7 +347,7 @@ class Strategy:
         str, int or float: they are snapped to the instrument's lot and tick."""
         sym = symbol or self.symbols[0]
         inst = self.instrument(sym)
-        qty = quantity if isinstance(quantity, Quantity) else inst.make_qty(quantity)
+        qty = quantity if isinstance(quantity, Quantity) else _to_qty(inst, quantity)
         px = price if price is None or isinstance(price, Price) else inst.make_price(price)
         trig = trigger_price if trigger_price is None or isinstance(trigger_price, Price) else inst.make_price(trigger_price)
         if order_type is None:
@@ -414,6 +414,16 @@ def resolve_params(cls: type[Strategy], given: Mapping[str, Any]) -> dict[str, A
         if problem:
             raise StrategyError(f"{where}: {problem}")
     return out
+
+
+def _to_qty(inst: Instrument, value: Any) -> Quantity:
+    """make_qty, with a fast path for a Decimal already on the lot (a position being closed)."""
+    if isinstance(value, Decimal) and value >= 0:
+        p = inst.size_precision
+        scaled = value.scaleb(p)
+        if scaled == scaled.to_integral_value() and inst.lot_size.raw == 1:
+            return Quantity.from_raw(int(scaled), p)
+    return inst.make_qty(value)
 
 
 def drive_sync(coro: Coroutine[Any, Any, T]) -> T:
