@@ -259,9 +259,9 @@ class Order:
             return False
         if name == "OrderUpdated":
             ev: OrderUpdated = event  # type: ignore[assignment]
-            if ev.quantity < self.filled_qty:
+            if ev.quantity <= self.filled_qty:  # an amend leaves something to fill
                 raise IllegalTransition(
-                    f"order {self.client_order_id}: updated quantity {ev.quantity} is below filled {self.filled_qty}"
+                    f"order {self.client_order_id}: updated quantity {ev.quantity} is not above filled {self.filled_qty}"
                 )
             changed = ev.quantity != self.quantity or ev.price != self.price or ev.trigger_price != self.trigger_price
             self.quantity = ev.quantity
@@ -270,13 +270,14 @@ class Order:
             if ev.trigger_price is not None:
                 self.trigger_price = ev.trigger_price
             return changed
+        reason = getattr(event, "reason", "")
+        if reason:
+            self.last_reason = reason
         if name in ("OrderCanceled", "OrderExpired"):
             vid = event.venue_order_id  # type: ignore[attr-defined]
             if vid and not self.venue_order_id:
                 self.venue_order_id = vid
-        reason = getattr(event, "reason", "")
-        if reason:
-            self.last_reason = reason
+                return True
         return False
 
     def _fill(self, fill: OrderFilled, status: OrderStatus) -> bool:

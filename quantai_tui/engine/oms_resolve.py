@@ -25,7 +25,7 @@ from quantai_tui.core.events import (
     OrderUpdated,
 )
 from quantai_tui.core.orders import Order
-from quantai_tui.core.values import Money, Quantity
+from quantai_tui.core.values import Money
 
 if TYPE_CHECKING:
     from quantai_tui.engine.oms import OrderManager
@@ -150,9 +150,8 @@ class Resolver:
         ev = status_event(order, rep, now)
         if ev is not None:
             changed += oms.apply(ev)
-        if order.is_open and (rep.quantity != order.quantity or (rep.price is not None and rep.price != order.price)):
-            qty = rep.quantity if rep.quantity >= order.filled_qty else Quantity.from_raw(
-                order.filled_qty.raw, order.filled_qty.precision)
-            changed += oms.apply(OrderUpdated.make(order.client_order_id, order.venue, order.symbol, qty, rep.price,
-                                                   None, now, now))
+        if order.is_open and rep.quantity > order.filled_qty and (
+                rep.quantity != order.quantity or (rep.price is not None and rep.price != order.price)):
+            changed += oms.apply(OrderUpdated.make(order.client_order_id, order.venue, order.symbol, rep.quantity,
+                                                   rep.price, None, now, now))
         return changed
