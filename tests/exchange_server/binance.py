@@ -125,7 +125,6 @@ class BinanceVenue(VenueFeed):
 
     # --- REST -------------------------------------------------------------------------------------
     async def depth(self, request: web.Request) -> web.Response:
-        await self.server.rest_delay()
         symbol = request.query.get("symbol", "")
         if symbol not in self.truth:
             return self.server.json({"code": -1121, "msg": "Invalid symbol."}, status=400)
@@ -142,6 +141,7 @@ class BinanceVenue(VenueFeed):
         if self.futures:
             e, t = self.last_times[symbol]
             body = {"lastUpdateId": book.seq, "E": e, "T": t, "bids": body["bids"], "asks": body["asks"]}
+        await self.server.rest_delay()  # a slow reply: the book is taken now, it arrives later
         return self.server.json(body)
 
     async def exchange_info(self, request: web.Request) -> web.Response:
