@@ -25,6 +25,7 @@ from quantai_tui.core.errors import DataError, StrategyError
 from quantai_tui.core.instruments import Instrument, make_instrument
 from quantai_tui.core.values import to_decimal
 from quantai_tui.engine.strategy import Advisor, Strategy
+from quantai_tui.settings.schema import Settings
 
 DEFAULT_FEE_BPS = Decimal(10)
 
@@ -178,12 +179,15 @@ def run_backtest(
     check_balance: bool = True,
     seed: int = 0,
     strategy_dirs: list[Path] | None = None,
+    settings: Settings | None = None,
 ) -> BacktestResult:
     """Replay `data` through `strategy` (a name, path, class or instance) with `params`.
 
     fee_bps None: the venue's taker fee where known (binance/okx/bybit 10), else 10 bps.
     speed None: as fast as possible; 1.0: the recorded timing; 10.0: ten times faster.
     progress(done_events, total_events_or_None) is called every 65,536 events and at the end.
+    settings: the risk limits (and the rest) of the engine; default: the built-in defaults.
+    check_balance False lets a strategy spend more cash than it has (or sell what it does not hold).
     """
     t_start = time.perf_counter()
     strat = resolve_strategy(strategy, params, strategy_dirs)
@@ -218,23 +222,12 @@ def run_backtest(
         venue=the_venue, instruments=insts, initial_capital=to_decimal(initial_capital), fee_bps=fee,
         slippage_bps=to_decimal(slippage_bps), bar_ns=bar_ns,
         metrics_period_ns=timeframe_ns(metrics_period) if metrics_period else None,
-        check_balance=check_balance, data_kinds=kinds,
+        check_balance=check_balance, data_kinds=kinds, settings=settings,
     )
     engine.add_strategy(strat)
     engine.run(stream, total=total, progress=progress, speed=speed, start_ns=parse_time(start), end_ns=parse_time(end))
-    elapsed = time.perf_counter() - t_start
-    acct = engine.account
-    final = acct.equity(engine.venue.marks)
-    metrics = engine.metrics.results(final, acct.closed_trips)
-    m = engine.metrics
-    return BacktestResult(
-        strategy=type(strat).strategy_name(), params=dict(strat.params), symbols=list(insts), venue=the_venue,
-        timeframe=tf_label, initial_capital=acct.initial_capital, final_equity=final, metrics=metrics,
-        equity_curve=[(p[0], p[1]) for p in m.curve.points], price_curve=[(p[0], tuple(p[2:])) for p in m.curve.points],
-        fills=acct.fills, ticks=engine.ticks, orders=acct.orders_submitted, elapsed_s=elapsed,
-        start_ns=m.first_ts, end_ns=m.last_ts, fees=acct.fees_paid,
-        extra={"fee_bps": str(fee), "slippage_bps": str(to_decimal(slippage_bps)), "rejected": acct.orders_rejected},
-    )
+    return engine.result(strat, tf_label, time.perf_counter() - t_start, fee_bps=str(fee),
+                         slippage_bps=str(to_decimal(slippage_bps)))
 
 
 def grid_values(spec: str) -> tuple[str, list[Any]]:

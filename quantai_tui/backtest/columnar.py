@@ -17,13 +17,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from quantai_tui.backtest.engine import BacktestEngine, BacktestResult
 from quantai_tui.backtest.sources import DataSource, np_view
+from quantai_tui.core.enums import AggressorSide
 from quantai_tui.core.events import Bar, TradeTick
 from quantai_tui.core.instruments import Instrument
 from quantai_tui.engine.strategy import Strategy, drive_sync
@@ -124,7 +124,9 @@ def supports(cls: type[Strategy], sources: list[DataSource]) -> bool:
 # --- the run -----------------------------------------------------------------------------------------
 def run_columnar(strategy: Strategy, src: DataSource, instrument: Instrument, *, initial_capital: Decimal,
                  fee_bps: Decimal, slippage_bps: Decimal = Decimal(0), check_balance: bool = True,
-                 metrics_period_ns: int | None = None) -> BacktestResult:
+                 metrics_period_ns: int | None = None, settings: Any = None) -> BacktestResult:
+    """The strategy over whole columns; the engine (the same kernel as the event path) sees
+    only the market events around orders and period samples."""
     import time
 
     t0 = time.perf_counter()
@@ -133,87 +135,90 @@ def run_columnar(strategy: Strategy, src: DataSource, instrument: Instrument, *,
     bar_ns = {src.symbol: src.timeframe_ns} if src.kind == "bars" else {}
     eng = BacktestEngine(venue=src.venue, instruments={src.symbol: instrument}, initial_capital=initial_capital,
                          fee_bps=fee_bps, slippage_bps=slippage_bps, bar_ns=bar_ns,
-                         metrics_period_ns=metrics_period_ns, check_balance=check_balance, data_kinds={src.kind})
-    strategy.bind(eng.account, venue=src.venue, symbols=[src.symbol], data_kinds={src.kind})
+                         metrics_period_ns=metrics_period_ns, check_balance=check_balance, data_kinds={src.kind},
+                         settings=settings)
+    ctx = eng.kernel.context(strategy.id, src.venue)
+    ctx.pre_submit = strategy._own_orders.add  # noqa: SLF001
+    strategy.bind(ctx, venue=src.venue, symbols=[src.symbol], data_kinds={src.kind})
     n = len(cols)
-    acct, venue, clock, m = eng.account, eng.venue, eng.clock, eng.metrics
     if n == 0:
-        return _result(strategy, eng, src, 0, time.perf_counter() - t0)
-    ts, price, fill = cols.ts, cols.price, cols.fill
-    clock.set_time(int(ts[0]))
-    m.first_ts = int(ts[0])
+        eng.ticks = 0
+        return eng.result(strategy, src.timeframe, time.perf_counter() - t0, columnar=True)
+    ts, price = cols.ts, cols.price
+    feed = _Feed(eng, cols, src)
+    eng.clock.set_time(int(ts[0]))
+    eng.metrics.first_ts = int(ts[0])
     drive_sync(strategy.on_start())
-    qty = strategy._qty  # type: ignore[attr-defined]  # what on_start prepared, as the event path uses
-    sym, v = src.symbol, src.venue
+    qty = strategy._qty  # type: ignore[attr-defined]  # what on_start prepared, as on the event path
     period = eng.period_ns
     buckets = ts // period
     sample_at = np.flatnonzero(buckets[1:] > buckets[:-1]) + 1  # events that close a period
-    events = kernel(strategy.params, cols)
-    # walk order events and period samples in time order; state only changes at fills
     si = 0
-    for i, kind in events:
+    m = eng.metrics
+    for i, kind in kernel(strategy.params, cols):
         # samples up to the one taken before event i + 1 (an order placed at i fills during i + 1)
         while si < len(sample_at) and sample_at[si] <= i + 1:
-            _sample(eng, int(sample_at[si]), ts, price)
+            k = int(sample_at[si])
+            feed.to(k - 1)
+            m.sample(int(ts[k - 1]), eng.equity_float(), eng.exposed(), eng.marks())
             si += 1
-        _market(eng, sym, v, ts, price, fill, i, src.kind)  # marks and the clock as at event i
-        pos = acct.position_qty(v, sym)
+        feed.to(i)  # the market as the strategy saw it at event i
+        pos = strategy.position()
         if kind == "up" and not pos:
             drive_sync(strategy.buy(qty))
         elif kind == "down" and pos > 0:
             drive_sync(strategy.sell(pos))
         else:
             continue
-        if i + 1 < n:  # the next event fills it, exactly as the venue would
-            _market(eng, sym, v, ts, price, fill, i + 1, src.kind, deliver=True)
+        if i + 1 < n:
+            feed.to(i + 1)  # the next event fills it, exactly as on the event path
     while si < len(sample_at):
-        _sample(eng, int(sample_at[si]), ts, price)
+        k = int(sample_at[si])
+        feed.to(k - 1)
+        m.sample(int(ts[k - 1]), eng.equity_float(), eng.exposed(), eng.marks())
         si += 1
-    _market(eng, sym, v, ts, price, fill, n - 1, src.kind)
+    feed.to(n - 1)
+    eng.ticks = n
     m.last_ts = int(ts[-1])
     drive_sync(strategy.on_stop())
-    m.sample(int(ts[-1]), acct.equity_float(venue.marks), acct.exposed(), (float(price[-1]),))
-    return _result(strategy, eng, src, n, time.perf_counter() - t0)
+    m.sample(int(ts[-1]), eng.equity_float(), eng.exposed(), eng.marks())
+    return eng.result(strategy, src.timeframe, time.perf_counter() - t0, columnar=True)
 
 
-def _market(eng: BacktestEngine, sym: str, v: str, ts: np.ndarray, price: np.ndarray, fill: np.ndarray, i: int,
-            kind: str, deliver: bool = False) -> None:
-    t = int(ts[i])
-    eng.clock.set_time(t)
-    if deliver:
-        if kind == "bars":
-            o, c = float(fill[i]), float(price[i])
-            # open and close from the columns; high/low only matter to limit orders, which this
-            # kernel never places
-            eng.venue.on_bar(Bar.make(v, sym, "", o, max(o, c), min(o, c), c, 0.0, True, t, t))
+class _Feed:
+    """Publishes chosen rows of the columns on the engine's bus (each at most once, in order):
+    the cache and the paper venue see exactly the events the event path would show them
+    around an order; nothing subscribes the strategy itself."""
+
+    def __init__(self, eng: BacktestEngine, cols: Columns, src: DataSource) -> None:
+        self.eng = eng
+        self.cols = cols
+        self.kind = src.kind
+        self.topic = src.topic
+        self.venue, self.symbol = src.venue, src.symbol
+        self.tf = src.timeframe
+        self.last = -1
+
+    def to(self, i: int) -> None:
+        if i <= self.last:
+            return
+        self.last = i
+        c = self.cols
+        t = int(c.ts[i])
+        clock = self.eng.clock
+        if t >= clock.next_due:
+            clock.advance_to(t)
         else:
-            eng.venue.on_trade(TradeTick.make(v, sym, float(price[i]), 0.0, 0, "", t, t))
-    else:
-        eng.venue._last[sym] = float(price[i])
+            clock.set_time(t)
+        if self.kind == "bars":
+            x = c.extra
+            ev: Any = Bar.make(self.venue, self.symbol, self.tf, float(x["open"][i]), float(x["high"][i]),
+                               float(x["low"][i]), float(x["close"][i]),
+                               float(x["volume"][i]) if "volume" in x else 0.0, True, t, t)
+        else:
+            ev = TradeTick.make(self.venue, self.symbol, float(c.price[i]), float(c.extra["qty"][i]),
+                                AggressorSide.NONE, "", t, t)
+        self.eng.bus.publish(self.topic, ev)
 
 
-def _sample(eng: BacktestEngine, k: int, ts: np.ndarray, price: np.ndarray) -> None:
-    """The sample the replay takes before publishing event k: the state after event k - 1."""
-    sym = eng.symbols[0]
-    last = eng.venue._last.get(sym)
-    eng.venue._last[sym] = float(price[k - 1])
-    eng.metrics.sample(int(ts[k - 1]), eng.account.equity_float(eng.venue.marks), eng.account.exposed(),
-                       (float(price[k - 1]),))
-    if last is not None:
-        eng.venue._last[sym] = last
-
-
-def _result(strategy: Strategy, eng: BacktestEngine, src: DataSource, n: int, elapsed: float) -> BacktestResult:
-    acct, m = eng.account, eng.metrics
-    final = acct.equity(eng.venue.marks)
-    return BacktestResult(
-        strategy=type(strategy).strategy_name(), params=dict(strategy.params), symbols=[src.symbol], venue=src.venue,
-        timeframe=src.timeframe, initial_capital=acct.initial_capital, final_equity=final,
-        metrics=m.results(final, acct.closed_trips), equity_curve=[(p[0], p[1]) for p in m.curve.points],
-        price_curve=[(p[0], tuple(p[2:])) for p in m.curve.points], fills=acct.fills, ticks=n,
-        orders=acct.orders_submitted, elapsed_s=elapsed, start_ns=m.first_ts, end_ns=m.last_ts, fees=acct.fees_paid,
-        extra={"columnar": True},
-    )
-
-
-__all__ = ["Columns", "KERNELS", "load_columns", "run_columnar", "sma", "sma_cross_events", "supports", "Path"]
+__all__ = ["Columns", "KERNELS", "load_columns", "run_columnar", "sma", "sma_cross_events", "supports"]

@@ -1,14 +1,18 @@
 """The replay: market events from files (or a recording) through the engine with a test clock.
 
-One event at a time, in timestamp order (several files are merged; ties keep file order): the
-clock moves to the event's time and fires due timers, then the event is published on the bus
-synchronously. The venue's handler runs first (fills of orders placed on earlier events), then
-the strategies' handlers, driven without an event loop. Nothing is queued; nothing is kept per
-tick: equity is sampled once per period into running metrics and a bounded curve.
+The engine is the kernel of every other mode (engine/kernel.py in backtest mode: OMS, risk
+checks, portfolio, the paper venue with the one fill model, an in-memory store); only the clock
+and the data source differ. One event at a time, in timestamp order (several files are merged;
+ties keep file order): the clock moves to the event's time and fires due timers, then the event
+is published on the bus synchronously. The cache and the paper venue see it first (fills of
+orders placed on earlier events), then the strategies, driven without an event loop. Nothing is
+queued; nothing is kept per tick: equity is sampled once per period into running metrics and a
+bounded curve.
 """
 
 from __future__ import annotations
 
+import copy
 import heapq
 import itertools
 import time
@@ -17,15 +21,17 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from quantai_tui.backtest.account import BacktestAccount, FillRecord
-from quantai_tui.backtest.execution import ReplayVenue
-from quantai_tui.backtest.metrics import BoundedCurve, MetricsAccumulator
+from quantai_tui.backtest.metrics import MetricsAccumulator, TripTracker
 from quantai_tui.backtest.sources import DataSource
 from quantai_tui.core.clock import TestClock, TimerCallback
-from quantai_tui.core.events import Bar, Event, OrderBookDeltas, QuoteTick, TradeTick
+from quantai_tui.core.enums import OrderSide, TradingMode
+from quantai_tui.core.errors import DataError
+from quantai_tui.core.events import Event, OrderDenied, OrderFilled, OrderSubmitted, market_topic
 from quantai_tui.core.instruments import Instrument
-from quantai_tui.engine.bus import MessageBus
-from quantai_tui.engine.strategy import Strategy
+from quantai_tui.core.values import EXACT
+from quantai_tui.engine.strategy import Strategy, drive_sync
+from quantai_tui.engine.tasks import run_sync
+from quantai_tui.settings.schema import Settings
 
 INF = 1 << 62
 MINUTE_NS = 60_000_000_000
@@ -80,7 +86,7 @@ class BacktestResult:
     metrics: dict[str, Any]
     equity_curve: list[tuple[int, float]]  # (ts ns, equity) per sample, at most a few thousand
     price_curve: list[tuple[int, tuple[float, ...]]]  # (ts ns, mark per symbol) at the same samples
-    fills: list[FillRecord]
+    fills: list[Any]  # FillRecord
     ticks: int
     orders: int
     elapsed_s: float
@@ -138,60 +144,143 @@ def _iso(ns: int | None) -> str | None:
     return ns_to_datetime(ns).isoformat().replace("+00:00", "Z")
 
 
-_KINDS = {TradeTick: "trades", QuoteTick: "quotes", Bar: "bars", OrderBookDeltas: "book"}
 _HANDLERS = {"trades": "on_tick", "quotes": "on_quote", "bars": "on_bar", "book": "on_book"}
 
 
+@dataclass(slots=True)
+class FillRecord:
+    """One fill, as the result and --trades-out report it."""
+
+    ts: int
+    symbol: str
+    side: str
+    qty: Decimal
+    price: Decimal
+    fee: Decimal
+    client_order_id: str
+    strategy_id: str
+
+
 class BacktestEngine:
-    """Bus, replay clock, trading core and venue for one run. `add_strategy`, then `run`."""
+    """The kernel (OMS, risk, portfolio, paper venue with the one fill model, in-memory store)
+    in backtest mode on a replay clock, plus what a backtest reports. `add_strategy`, `run`."""
 
     def __init__(self, *, venue: str, instruments: Mapping[str, Instrument], initial_capital: Decimal,
                  fee_bps: Decimal, slippage_bps: Decimal = Decimal(0), bar_ns: Mapping[str, int] | None = None,
                  metrics_period_ns: int | None = None, check_balance: bool = True, curve_points: int = 4000,
-                 data_kinds: set[str] | None = None) -> None:
-        self.bus = MessageBus()
+                 data_kinds: set[str] | None = None, settings: Settings | None = None) -> None:
+        from quantai_tui.engine.kernel import Kernel, KernelConfig
+
         self.clock = ReplayClock()
         self.venue_name = venue
         self.instruments = dict(instruments)
         self.symbols = list(instruments)
         self.data_kinds = data_kinds or set()
-        self.account = self._build_core(initial_capital, fee_bps, check_balance)
-        self.venue = ReplayVenue(self.account, self.bus.publish, slippage_bps=slippage_bps,
-                                 bar_open_offset_ns=dict(bar_ns or {}))
-        self.venue._has_trades = "trades" in self.data_kinds
-        self.account.venue = self.venue
+        currencies = {i.quote for i in instruments.values()}
+        if len(currencies) > 1:
+            raise DataError(f"symbols quoted in different currencies ({', '.join(sorted(currencies))}) "
+                            "cannot share one backtest account")
+        self.currency = currencies.pop() if currencies else "USDT"
+        st = copy.deepcopy(settings) if settings is not None else Settings()
+        st.paper.currency = self.currency
+        st.risk.check_balance = st.risk.check_balance and check_balance
+        self.initial_capital = Decimal(initial_capital)
+        cfg = KernelConfig(
+            mode=TradingMode.BACKTEST, venues=[venue], symbols=self.symbols, store="memory",
+            instruments=list(self.instruments.values()), initial_balances={self.currency: self.initial_capital},
+            fee_bps=Decimal(fee_bps), slippage_bps=Decimal(slippage_bps), latency_ms=0.0,
+            bar_mode="bars" in self.data_kinds, market_data=False, reconcile=False, client_id_tag="bt",
+            sample_equity_s=0.0)
+        self.kernel = Kernel(st, cfg, clock=self.clock)
+        run_sync(self.kernel.start())
+        self.bus = self.kernel.bus
+        self.portfolio = self.kernel.portfolio
+        self.cache = self.kernel.cache
         bar_period = min((bar_ns or {}).values(), default=0)
         self.period_ns = metrics_period_ns or bar_period or MINUTE_NS
         self.metrics = MetricsAccumulator(float(initial_capital), self.period_ns, curve_points)
-        self.account.fill_listeners.append(self._on_fill)
-        # the venue sees every market event before any strategy (fills of earlier orders first)
-        self.bus.subscribe("bars.>", self.venue.on_bar, priority=100, name="venue.on_bar")
-        self.bus.subscribe("trades.>", self.venue.on_trade, priority=100, name="venue.on_trade")
-        self.bus.subscribe("quotes.>", self.venue.on_quote, priority=100, name="venue.on_quote")
+        self.trips = TripTracker()
+        self.fills: list[FillRecord] = []
+        self.orders = 0
+        self.denied = 0
+        self.denials: dict[str, list[Any]] = {}  # check -> [count, first reason]
+        self.fees = Decimal(0)
+        self.bus.subscribe(f"orders.{venue}.>", self._on_order_event, types=(OrderFilled, OrderSubmitted),
+                           priority=-10, name="backtest.orders")
+        self.bus.subscribe("risk", self._on_denied, types=(OrderDenied,), name="backtest.denied")
         self.strategies: list[Strategy] = []
         self.ticks = 0
 
-    def _build_core(self, initial_capital: Decimal, fee_bps: Decimal, check_balance: bool) -> BacktestAccount:
-        # The one place to swap in issue 4's kernel (OMS + risk + portfolio) when it lands.
-        return BacktestAccount(clock=self.clock, publish=self.bus.publish, venue=self.venue_name,
-                               instruments=self.instruments, initial_capital=initial_capital, fee_bps=fee_bps,
-                               check_balance=check_balance)
+    # --- what a backtest records (per order and per fill, never per tick) ---------------------------------
+    def _on_order_event(self, ev: Any) -> None:
+        if type(ev) is OrderSubmitted:
+            self.orders += 1
+            return
+        q = ev.last_qty.as_decimal()
+        px = ev.last_px.as_decimal()
+        fee = ev.fee.as_decimal()
+        order = self.kernel.oms.get(ev.client_order_id)
+        self.fills.append(FillRecord(ev.ts_event, ev.symbol, ev.side.value, q, px, fee, ev.client_order_id,
+                                     order.strategy_id if order is not None else ""))
+        self.fees += fee
+        self.trips.on_fill(ev.symbol, q if ev.side is OrderSide.BUY else -q, px, fee)
+        self.metrics.touch(self.equity_float())
 
-    def _on_fill(self, _rec: FillRecord) -> None:
-        self.metrics.touch(self.account.equity_float(self.venue.marks))
+    def _on_denied(self, ev: OrderDenied) -> None:
+        self.denied += 1
+        self.orders += 1
+        by = self.denials.setdefault(ev.check, [0, ev.reason])
+        by[0] += 1
+
+    def equity_float(self) -> float:
+        return self.portfolio.equity(self.venue_name)
+
+    def equity(self) -> Decimal:
+        """Exact: every balance valued at its symbol's mark (the last trade, the last bar's close,
+        or the mid when only quotes are replayed), taken at its shortest repr."""
+        total = Decimal(0)
+        bals = self.portfolio.balances(self.venue_name).get(self.venue_name, {})
+        for asset, amount in bals.items():
+            if asset == self.currency:
+                total = EXACT.add(total, amount)
+                continue
+            for sym, inst in self.instruments.items():
+                if inst.base == asset:
+                    mark = self.cache.mark(self.venue_name, sym)
+                    if mark is not None:
+                        total = EXACT.add(total, EXACT.multiply(amount, Decimal(repr(mark))))
+                    break
+        return total
+
+    def exposed(self) -> bool:
+        v = self.venue_name
+        pq = self.portfolio.position_qty
+        return any(pq(v, s) for s in self.symbols)
+
+    def marks(self) -> tuple[float, ...]:
+        v = self.venue_name
+        return tuple(self.cache.mark(v, s) or 0.0 for s in self.symbols)
 
     def add_strategy(self, strategy: Strategy, symbols: list[str] | None = None) -> None:
+        """As the kernel attaches a strategy, driven synchronously, subscribed to the market
+        data kinds it asks for (`subscriptions`) among those replayed."""
         syms = symbols or self.symbols
-        strategy.bind(self.account, venue=self.venue_name, symbols=syms, data_kinds=self.data_kinds)
+        ctx = self.kernel.context(strategy.id, self.venue_name)
+        ctx.pre_submit = strategy._own_orders.add  # noqa: SLF001 - the strategy knows its ids first
+        strategy.bind(ctx, venue=self.venue_name, symbols=syms, drive=drive_sync, data_kinds=self.data_kinds)
         wanted = strategy.subscriptions()
+        subs = []
         for kind, method in _HANDLERS.items():
             if not strategy.overrides(method) or (wanted is not None and kind not in wanted):
                 continue
             call = strategy.dispatcher(method)
             for sym in syms:
-                self.bus.subscribe(f"{kind}.{self.venue_name}.{sym}", call, name=f"{strategy.id}.{method}")
+                subs.append(self.bus.subscribe(market_topic(kind, self.venue_name, sym), call,
+                                               name=f"strategy:{strategy.id}:{method}"))
         if strategy.overrides("on_fill") or strategy.overrides("on_order"):
-            self.bus.subscribe(f"orders.{self.venue_name}.>", strategy.order_dispatcher(), name=f"{strategy.id}.orders")
+            subs.append(self.bus.subscribe(f"orders.{self.venue_name}.*", strategy.order_dispatcher(),
+                                           name=f"strategy:{strategy.id}:orders"))
+        self.kernel.strategies[strategy.id] = (strategy, subs)
         self.strategies.append(strategy)
 
     # --- the replay loop --------------------------------------------------------------------------------
@@ -215,11 +304,9 @@ class BacktestEngine:
             it = _paced(it, speed)
         publish = self.bus.publish
         metrics = self.metrics
-        account, venue = self.account, self.venue
+        equity, exposed, marks = self.equity_float, self.exposed, self.marks
         period = self.period_ns
         next_sample = (t0 // period + 1) * period
-        marks = venue.marks
-        symbols = self.symbols
         n = 0
         last_ts = t0
         step = 65_536
@@ -231,8 +318,7 @@ class BacktestEngine:
             else:
                 clock._now = ts
             if ts >= next_sample:
-                metrics.sample(last_ts, account.equity_float(marks), account.exposed(),
-                               tuple(marks.get(s, 0.0) for s in symbols))
+                metrics.sample(last_ts, equity(), exposed(), marks())
                 next_sample = (ts // period + 1) * period
             publish(topic, ev)
             last_ts = ts
@@ -244,22 +330,29 @@ class BacktestEngine:
         self.ticks = n
         metrics.last_ts = last_ts
         self._stop_strategies()
-        metrics.sample(last_ts, account.equity_float(marks), account.exposed(),
-                       tuple(marks.get(s, 0.0) for s in symbols))
+        metrics.sample(last_ts, equity(), exposed(), marks())
         if progress is not None:
             progress(n, total)
 
     def _start_strategies(self) -> None:
-        from quantai_tui.engine.strategy import drive_sync
-
         for s in self.strategies:
             drive_sync(s.on_start())
 
     def _stop_strategies(self) -> None:
-        from quantai_tui.engine.strategy import drive_sync
-
         for s in self.strategies:
             drive_sync(s.on_stop())
+
+    def result(self, strategy: Strategy, timeframe: str, elapsed_s: float, **extra: Any) -> BacktestResult:
+        m = self.metrics
+        final = self.equity()
+        return BacktestResult(
+            strategy=type(strategy).strategy_name(), params=dict(strategy.params), symbols=list(self.symbols),
+            venue=self.venue_name, timeframe=timeframe, initial_capital=self.initial_capital, final_equity=final,
+            metrics=m.results(final, self.trips.trips), equity_curve=[(p[0], p[1]) for p in m.curve.points],
+            price_curve=[(p[0], tuple(p[2:])) for p in m.curve.points], fills=self.fills, ticks=self.ticks,
+            orders=self.orders, elapsed_s=elapsed_s, start_ns=m.first_ts, end_ns=m.last_ts, fees=self.fees,
+            extra={"denied": self.denied, "denials": {k: {"count": c, "first": r} for k, (c, r) in self.denials.items()},
+                   **extra})
 
 
 def _window(it: Iterator[Tagged], start_ns: int | None, end_ns: int | None) -> Iterator[Tagged]:

@@ -24,6 +24,36 @@ YEAR_S = 365 * 86_400
 CAGR_YEAR_S = 365.25 * 86_400
 
 
+class TripTracker:
+    """Round trips per symbol from the fills (flat -> position -> flat, or a flip), with their
+    P&L after fees, exact: what win rate and profit factor count. O(1) per fill."""
+
+    def __init__(self) -> None:
+        self._pos: dict[str, list[Decimal]] = {}  # symbol -> [qty, cost basis, trip P&L]
+        self.trips: list[Decimal] = []
+
+    def on_fill(self, symbol: str, signed_qty: Decimal, price: Decimal, fee: Decimal) -> None:
+        from quantai_tui.core.values import EXACT as ctx
+
+        st = self._pos.setdefault(symbol, [Decimal(0), Decimal(0), Decimal(0)])
+        old, cost, pnl = st
+        pnl = ctx.subtract(pnl, fee)
+        new = ctx.add(old, signed_qty)
+        if not old or (old > 0) == (signed_qty > 0):  # open or add
+            st[:] = [new, ctx.add(cost, ctx.multiply(price, signed_qty)), pnl]
+            return
+        closing = min(abs(signed_qty), abs(old))
+        basis = cost if closing == abs(old) else ctx.divide(ctx.multiply(cost, closing), abs(old))
+        gross = ctx.multiply(price, closing)
+        pnl = ctx.add(pnl, ctx.subtract(gross, basis) if old > 0 else ctx.subtract(ctx.minus(basis), gross))
+        cost = ctx.subtract(cost, basis)
+        if not new or (new > 0) != (old > 0):
+            self.trips.append(pnl)
+            st[:] = [new, ctx.multiply(price, new) if new else Decimal(0), Decimal(0)]
+        else:
+            st[:] = [new, cost, pnl]
+
+
 class BoundedCurve:
     """(ts, values...) points, at most `cap`: when full, every other point is dropped and the
     sampling stride doubles, so memory stays flat however long the replay."""

@@ -20,6 +20,7 @@ from quantai_tui.core.errors import ValidationError
 
 _SAFE = re.compile(r"^[A-Za-z0-9]{1,32}$")
 _DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
+_ID_EPOCH_NS = 1_577_836_800_000_000_000  # 2020-01-01: ids count ns from here
 
 
 def base36(n: int) -> str:
@@ -52,12 +53,15 @@ class ClientOrderIdGenerator:
         self._count = 0
 
     def next(self, now_ns: int) -> str:
+        # times before 2020 all encode as 0: compare them as 2020 too, or the counter would
+        # restart at every new timestamp and repeat ids (a replay of 2017 data)
+        now_ns = max(now_ns, _ID_EPOCH_NS)
         if now_ns > self._last_ns:
             self._last_ns = now_ns
             self._count = 0
         else:
             self._count += 1
         # ns since 2020 in base36 fits in 12 characters until the year 2150.
-        t = base36(max(0, self._last_ns - 1_577_836_800_000_000_000)).rjust(12, "0")
+        t = base36(self._last_ns - _ID_EPOCH_NS).rjust(12, "0")
         coid = f"{self._prefix}{t}{self._tag}{base36(self._count).rjust(4, '0')}"
         return coid[:32]
