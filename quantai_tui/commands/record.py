@@ -92,10 +92,12 @@ async def _record(ctx: Context, exchange: str, symbols: list[str], kinds: list[s
     import time
 
     from quantai_tui.core.clock import LiveClock
+    from quantai_tui.data.codec import warm_up
     from quantai_tui.data.recorder import Recorder, subscribe_recorder
     from quantai_tui.engine.bus import MessageBus
 
     settings = ctx.settings
+    await asyncio.to_thread(warm_up)
     bus = MessageBus()
     clock = LiveClock()
     client = make_market_client(exchange, bus.publish, clock, settings)

@@ -87,6 +87,23 @@ class FixedPoint:
     def __init__(self, value: str | int | Decimal | FixedPoint, precision: int | None = None) -> None:
         if isinstance(value, float):
             raise TypeError(f"{type(self).__name__}: use from_float(value, precision) for floats (it rounds)")
+        if type(value) is str:
+            parsed = _parse_plain(value)
+            if parsed is not None:  # fast path for plain decimal text such as "30012.50"
+                raw, places = parsed
+                prec = places if precision is None else precision
+                if not 0 <= prec <= MAX_PRECISION:
+                    raise PrecisionError(f"precision must be 0..{MAX_PRECISION}, got {prec}")
+                if prec >= places:
+                    raw *= _POW10[prec - places]
+                else:
+                    raw, rest = divmod(raw, _POW10[places - prec])
+                    if rest:
+                        raise PrecisionError(f"{value} has more than {prec} decimal places")
+                self._raw = raw
+                self._prec = prec
+                self._check()
+                return
         d = to_decimal(value)
         prec = decimal_places(d) if precision is None else precision
         if not 0 <= prec <= MAX_PRECISION:
@@ -296,6 +313,18 @@ class FixedPoint:
 
     def __reduce__(self) -> tuple[object, tuple[str]]:
         return (type(self), (str(self),))
+
+
+def _parse_plain(text: str) -> tuple[int, int] | None:
+    """'-30012.50' -> (-3001250, 2); None for anything not plain digits[.digits]."""
+    t = text.strip()
+    whole, _, frac = t.partition(".")
+    digits = whole[1:] if whole[:1] in ("-", "+") else whole
+    if not (digits.isdigit() or (digits == "" and frac)) or not (frac == "" or frac.isdigit()):
+        return None
+    if not digits.isascii() or not frac.isascii() or len(frac) > MAX_PRECISION:
+        return None
+    return int((whole if digits else whole + "0") + frac), len(frac)
 
 
 def _pow10(n: int) -> int:

@@ -21,6 +21,12 @@ _AGGRESSOR = (AggressorSide.NONE, AggressorSide.BUYER, AggressorSide.SELLER)
 KIND_OF: dict[type, str] = {TradeTick: "trades", QuoteTick: "quotes", Bar: "bars", OrderBookDeltas: "book"}
 
 
+def warm_up() -> None:
+    """Make pyarrow's first conversion now: it imports pandas then (a second or more without
+    bytecode), which should happen before a market starts, not in the first flush."""
+    pa.array([0], pa.int64())
+
+
 def kind_of(event: Event) -> str | None:
     return KIND_OF.get(type(event))
 

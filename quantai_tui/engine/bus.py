@@ -206,28 +206,36 @@ class AsyncSubscriber:
         self.dropped = 0
         self.coalesced = 0
         self.errors = 0
-        self._queue: deque[tuple[str, Any]] = deque()
+        self._queue: deque[Any] = deque()
         self._latest: dict[str, Any] = {}
         self._waiter: asyncio.Future[None] | None = None
         self._task: asyncio.Task[None] | None = None
         self._closed = False
         self._is_coro = inspect.iscoroutinefunction(handler)
 
-    # Called synchronously from publish: O(1), never blocks, never raises.
-    def deliver(self, msg: Any, topic: str | None = None) -> None:
+        # publish calls `deliver`: O(1), never blocks, never raises. Bound per mode, no branching.
+        self.deliver = self._deliver_latest if coalesce else self._deliver_queued
+
+    def _deliver_queued(self, msg: Any) -> None:
         if self._closed:
             return
-        if self.coalesce:
-            key = topic if topic is not None else _topic_key(msg)
-            if key in self._latest:
-                self.coalesced += 1
-            self._latest[key] = msg
-        else:
-            q = self._queue
-            if len(q) >= self.maxsize:
-                q.popleft()
-                self.dropped += 1
-            q.append(("", msg))
+        q = self._queue
+        if len(q) >= self.maxsize:
+            q.popleft()
+            self.dropped += 1
+        q.append(msg)
+        w = self._waiter
+        if w is not None and not w.done():
+            w.set_result(None)
+
+    def _deliver_latest(self, msg: Any) -> None:
+        if self._closed:
+            return
+        key = _topic_key(msg)
+        latest = self._latest
+        if key in latest:
+            self.coalesced += 1
+        latest[key] = msg
         w = self._waiter
         if w is not None and not w.done():
             w.set_result(None)
@@ -246,7 +254,7 @@ class AsyncSubscriber:
             batch = list(self._latest.values())
             self._latest.clear()
         else:
-            batch = [m for _, m in self._queue]
+            batch = list(self._queue)
             self._queue.clear()
         return batch
 
@@ -266,17 +274,27 @@ class AsyncSubscriber:
                 if wait > 0:
                     await asyncio.sleep(wait)  # meanwhile newer messages replace queued ones
                 last = time.monotonic()
-            for msg in self._take():
-                try:
-                    r = self.handler(msg)
-                    if self._is_coro:
-                        await r
-                except Exception as exc:
-                    self.errors += 1
-                    self.bus._handler_failed(self.handler, self.name, msg, exc)
-                self.delivered += 1
+            batch = self._take()
+            if self._is_coro:
+                for msg in batch:
+                    try:
+                        await self.handler(msg)
+                    except Exception as exc:
+                        self._failed(msg, exc)
+            else:
+                handler = self.handler
+                for msg in batch:
+                    try:
+                        handler(msg)
+                    except Exception as exc:
+                        self._failed(msg, exc)
+            self.delivered += len(batch)
             # let other tasks (and publishers) run between batches
             await asyncio.sleep(0)
+
+    def _failed(self, msg: Any, exc: BaseException) -> None:
+        self.errors += 1
+        self.bus._handler_failed(self.handler, self.name, msg, exc)
 
     async def drain(self, timeout: float = 5.0) -> None:
         """Wait until the queue is empty (tests, shutdown)."""

@@ -78,8 +78,10 @@ class EventStore:
         self._db: aiosqlite.Connection | None = None
         self._next_seq = 1
         self._committed_seq = 0
-        # queued: (seq, topic, event, future-or-None)
-        self._queue: list[tuple[int, str, Event, asyncio.Future[int] | None]] = []
+        self._queue: list[tuple[int, str, Event]] = []  # (seq, topic, event), in seq order
+        self._gen: asyncio.Future[None] | None = None  # waiters of what is queued now
+        self._writing: asyncio.Future[None] | None = None  # waiters of the group being written
+        self._failures: list[tuple[int, int, StoreError]] = []
         self._wake: asyncio.Event | None = None
         self._writer: asyncio.Task[None] | None = None
         self._listeners: list[CommitListener] = []
@@ -150,42 +152,55 @@ class EventStore:
     # --- appending ----------------------------------------------------------------------------
     def append_nowait(self, event: Event, topic: str = "") -> int:
         """Queue an event; it is committed with the next group. Returns its seq."""
-        return self._enqueue(event, topic, None)
+        return self._enqueue(event, topic)
 
     async def append(self, event: Event, durable: bool = True, topic: str = "") -> int:
         """Append an event; with durable=True return only after its group is committed."""
-        if not durable:
-            return self._enqueue(event, topic, None)
-        fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self._enqueue(event, topic, fut)
-        return await fut
+        seq = self._enqueue(event, topic)
+        if durable:
+            # One future per group, shared by every appender in it: no per-event future.
+            await self._generation()
+            self._raise_if_failed(seq)
+        return seq
 
     async def append_many(self, events: Iterable[Event], durable: bool = True) -> list[int]:
-        seqs = [self._enqueue(e, "", None) for e in events]
+        seqs = [self._enqueue(e, "") for e in events]
         if durable and seqs:
             await self.wait_durable(seqs[-1])
         return seqs
 
-    def _enqueue(self, event: Event, topic: str, fut: asyncio.Future[int] | None) -> int:
+    def _enqueue(self, event: Event, topic: str) -> int:
         if self._db is None or self._closing:
             raise StoreError("the event store is not open")
         seq = self._next_seq
         self._next_seq = seq + 1
-        self._queue.append((seq, topic, event, fut))
+        self._queue.append((seq, topic, event))
         assert self._wake is not None
         self._wake.set()
         return seq
 
+    def _generation(self) -> asyncio.Future[None]:
+        """The future that resolves when everything queued so far is committed."""
+        if self._gen is None:
+            self._gen = asyncio.get_running_loop().create_future()
+        return self._gen
+
+    def _raise_if_failed(self, seq: int) -> None:
+        for lo, hi, err in self._failures:
+            if lo <= seq <= hi:
+                raise err
+
     async def wait_durable(self, seq: int) -> None:
         """Return once `seq` (and everything before it) is committed."""
+        if seq >= self._next_seq:
+            raise StoreError(f"seq {seq} was never appended")
         while self._committed_seq < seq:
             if self._db is None:
                 raise StoreError("the event store closed before the event was committed")
-            fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-            self._queue.append((0, "", None, fut))  # type: ignore[arg-type]  # a marker: resolves at next commit
-            assert self._wake is not None
-            self._wake.set()
-            await fut
+            if not self._queue and self._gen is None and self._writing is None:
+                break  # nothing left to commit: the seq failed
+            await (self._writing if self._writing is not None and not self._queue else self._generation())
+        self._raise_if_failed(seq)
 
     async def flush(self) -> None:
         if self._next_seq > 1:
@@ -218,32 +233,40 @@ class EventStore:
                 self._wake.clear()
                 await self._wake.wait()
                 continue
-            batch = self._queue[: self.max_batch]
-            del self._queue[: self.max_batch]
-            await self._commit(batch)
+            # Take the whole queue and its waiters' future at once (no await in between).
+            batch, self._queue = self._queue, []
+            gen, self._gen = self._gen, None
+            self._writing = gen
+            for i in range(0, len(batch), self.max_batch):
+                await self._commit(batch[i : i + self.max_batch])
+            self._writing = None
+            if gen is not None and not gen.done():
+                gen.set_result(None)
 
-    async def _commit(self, batch: list[tuple[int, str, Event, asyncio.Future[int] | None]]) -> None:
+    def _fail(self, lo: int, hi: int, err: StoreError) -> None:
+        self._failures.append((lo, hi, err))
+        del self._failures[:-256]  # waiters check right after their group; old entries are moot
+
+    async def _commit(self, batch: list[tuple[int, str, Event]]) -> None:
         assert self._db is not None
         rows = []
         done: list[tuple[int, Event]] = []
-        for seq, topic, ev, fut in batch:
-            if ev is None:
-                continue
+        for seq, topic, ev in batch:
             try:
                 name, ts_event, ts_init, payload = encode(ev)
             except Exception as exc:  # an unencodable event fails alone
                 self.write_errors += 1
                 log.error("event %s seq %d could not be encoded: %r", type(ev).__name__, seq, exc)
-                if fut is not None and not fut.done():
-                    fut.set_exception(StoreError(f"cannot store {type(ev).__name__}: {exc}"))
+                self._fail(seq, seq, StoreError(f"cannot store {type(ev).__name__}: {exc}"))
                 continue
             rows.append((seq, name, topic, ts_event, ts_init, payload))
             done.append((seq, ev))
+        if not rows:
+            return
         try:
-            if rows:
-                await self._db.execute("BEGIN")
-                await self._db.executemany(_INSERT, rows)
-                await self._db.execute("COMMIT")
+            await self._db.execute("BEGIN")
+            await self._db.executemany(_INSERT, rows)
+            await self._db.execute("COMMIT")
         except Exception as exc:
             self.write_errors += len(rows)
             log.error("event store commit of %d events failed: %r", len(rows), exc)
@@ -251,18 +274,11 @@ class EventStore:
                 await self._db.execute("ROLLBACK")
             except Exception:
                 pass
-            err = StoreError(f"event store write failed: {exc}")
-            for _, _, _, fut in batch:
-                if fut is not None and not fut.done():
-                    fut.set_exception(err)
+            self._fail(rows[0][0], rows[-1][0], StoreError(f"event store write failed: {exc}"))
             return
-        if rows:
-            self._committed_seq = max(self._committed_seq, rows[-1][0])
-            self.commits += 1
-            self.committed_events += len(rows)
-        for seq, _, ev, fut in batch:
-            if fut is not None and not fut.done():
-                fut.set_result(seq)
+        self._committed_seq = max(self._committed_seq, rows[-1][0])
+        self.commits += 1
+        self.committed_events += len(rows)
         for listener in self._listeners:
             try:
                 listener(done)

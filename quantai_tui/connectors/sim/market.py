@@ -254,8 +254,10 @@ class SymbolMarket:
             else:
                 o, h, low, c, v = self.bar
                 v = self.qty.value(int(v))
+            # ts_event is the close; ts_init is when the bar was published: the first message
+            # after the close (so ts_init never goes back in publish order)
             out.append((self.topics["bars"], Bar.make(
-                self.venue, self.symbol, "1m", o, h, low, c, v, True, end, end)))
+                self.venue, self.symbol, "1m", o, h, low, c, v, True, end, self.t)))
             self.bar = None
             self.bar_start = end
 
