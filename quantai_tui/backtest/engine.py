@@ -191,7 +191,11 @@ class BacktestEngine:
             fee_bps=Decimal(fee_bps), slippage_bps=Decimal(slippage_bps), latency_ms=0.0,
             bar_mode="bars" in self.data_kinds, market_data=False, reconcile=False, client_id_tag="bt",
             sample_equity_s=0.0)
-        self.kernel = Kernel(st, cfg, clock=self.clock)
+        from quantai_tui.store.memory import MemoryStore
+
+        # keep=False: the audit trail of a replay is its result; keeping every event would grow
+        # memory (and the garbage collector's work) with every order
+        self.kernel = Kernel(st, cfg, clock=self.clock, store=MemoryStore(keep=False))
         run_sync(self.kernel.start())
         self.bus = self.kernel.bus
         self.portfolio = self.kernel.portfolio
