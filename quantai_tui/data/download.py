@@ -61,28 +61,35 @@ def missing_ranges(covered: list[tuple[int, int]], start_ns: int, end_ns: int, t
     return [(a, b) for a, b in gaps if b > a]
 
 
-async def _fetch(exchange: Any, symbol: str, timeframe: str, since_ms: int, limit: int, retries: int) -> list[list[Any]]:
+async def _fetch(exchange: Any, symbol: str, timeframe: str, since_ms: int, limit: int, retries: int,
+                 delay: float, rate_limit_delay: float) -> list[list[Any]]:
     import ccxt.async_support as ccxt_async
 
-    delay = 0.5
     for attempt in range(retries + 1):
         try:
             return await exchange.fetch_ohlcv(symbol, timeframe, since=since_ms, limit=limit)
         except (ccxt_async.RateLimitExceeded, ccxt_async.DDoSProtection) as exc:
             if attempt == retries:
                 raise DataError(f"{exchange.id}: rate limited and still refused after {retries} retries: {exc}") from None
-            delay = max(delay, 2.0)
+            delay = max(delay, rate_limit_delay)
         except ccxt_async.BadSymbol as exc:
             raise DataError(f"{exchange.id}: {symbol} is not listed: {exc}") from None
         except ccxt_async.NetworkError as exc:
             if attempt == retries:
-                raise DataError(f"cannot reach {exchange.id}: {type(exc).__name__}: {str(exc)[:160]}") from None
-        except ccxt_async.ExchangeError as exc:
-            raise DataError(f"{exchange.id}: fetch_ohlcv failed: {str(exc)[:200]}") from None
+                raise DataError(f"cannot reach {exchange.id}: {type(exc).__name__}: {_line(exc)}") from None
+        except ccxt_async.OperationFailed as exc:  # a 5xx or the like: worth another try
+            if attempt == retries:
+                raise DataError(f"{exchange.id}: fetch_ohlcv failed {retries + 1} times: {_line(exc)}") from None
+        except ccxt_async.BaseError as exc:
+            raise DataError(f"{exchange.id}: fetch_ohlcv failed: {_line(exc)}") from None
         log.warning("fetch_ohlcv %s %s since %d failed; retry %d in %.1fs", symbol, timeframe, since_ms, attempt + 1, delay)
         await asyncio.sleep(delay)
         delay = min(delay * 2, 30.0)
     raise AssertionError("unreachable")
+
+
+def _line(exc: BaseException) -> str:
+    return str(exc).replace("\n", " ")[:200]
 
 
 def _stamp(ns: int) -> str:
@@ -121,6 +128,8 @@ async def download_ohlcv(
     limit: int = 1000,
     chunk_bars: int = 50_000,
     retries: int = 3,
+    retry_delay_s: float = 0.5,
+    rate_limit_delay_s: float = 2.0,
     now_ns: Callable[[], int] = time.time_ns,
     progress: Callable[[int, int], None] | None = None,
 ) -> DownloadResult:
@@ -140,7 +149,8 @@ async def download_ohlcv(
         since = g0
         rows: list[tuple[int, float, float, float, float, float]] = []
         while since < g1:
-            page = await _fetch(exchange, symbol, timeframe, since // MS, limit, retries)
+            page = await _fetch(exchange, symbol, timeframe, since // MS, limit, retries, retry_delay_s,
+                                rate_limit_delay_s)
             result.requests += 1
             closed_before = now_ns() - tf_ns
             fresh = [(int(r[0]) * MS, *(float(x) if x is not None else 0.0 for x in r[1:6])) for r in page
