@@ -259,8 +259,12 @@ class Strategy:
                     coro.send(None)
                 except StopIteration:
                     return
+                except RuntimeError as exc:
+                    if "no running event loop" not in str(exc):
+                        raise
+                    raise StrategyError(f"strategy {sid}: {method} {_NO_LOOP}") from None
                 coro.close()
-                raise StrategyError(f"strategy {sid}: {method} suspended (awaited something that waits) in a backtest")
+                raise StrategyError(f"strategy {sid}: {method} {_SUSPENDED}")
 
             return call
         return lambda ev: drive(fn(ev))
@@ -428,9 +432,19 @@ def _to_qty(inst: Instrument, value: Any) -> Quantity:
 
 def drive_sync(coro: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine that must not suspend (the backtest path) to completion."""
+    name = getattr(coro, "__qualname__", "a coroutine")
     try:
         coro.send(None)
     except StopIteration as stop:
         return stop.value  # type: ignore[no-any-return]
+    except RuntimeError as exc:
+        if "no running event loop" not in str(exc):
+            raise
+        raise StrategyError(f"{name} {_NO_LOOP}") from None
     coro.close()
-    raise StrategyError("a strategy coroutine suspended in a backtest (it awaited something that waits)")
+    raise StrategyError(f"{name} {_SUSPENDED}")
+
+
+_SUSPENDED = "suspended in a backtest: it awaited something that waits (network, sleep, a queue)"
+_NO_LOOP = ("suspended in a backtest: it awaited something that needs an event loop (asyncio.sleep, network "
+            "I/O); backtests drive handlers without one")
