@@ -137,6 +137,10 @@ class MiniLM:
             "ln2_b": w[p + "output.LayerNorm.bias"],
         }
 
+    def count_tokens(self, text: str) -> int:
+        """Tokens the model sees for `text`, [CLS] and [SEP] included, capped at `max_tokens`."""
+        return len(self._tok.encode(text).ids)
+
     def embed(self, texts: Sequence[str]) -> NDArray[np.float32]:
         """Embed texts into an (N, 384) float32 array of unit vectors, in input order."""
         import numpy as np

@@ -322,3 +322,18 @@ def test_an_unusable_path_is_a_kb_error(tmp_path: Path) -> None:
     blocker.write_text("x")
     with pytest.raises(KBError, match="cannot open the knowledge base"):
         KnowledgeBase(blocker / "kb").list()
+
+
+def test_every_stored_chunk_fits_the_embedding_window(kb: KnowledgeBase, tmp_path: Path) -> None:
+    # Numbers and symbols cost far more tokens per character than prose does.
+    table = tmp_path / "fills.md"
+    rows = [f"| {i} | 0x{i * 7919:08x} | {i * 1.2345:.4f} | {i % 3 - 1:+d} |" for i in range(400)]
+    table.write_text("# Fills\n\n" + "\n".join(rows))
+    from quantai_tui.ai.embedding import MAX_TOKENS, get_model
+
+    kb.add(table)
+    got = kb._col().get(include=["documents", "metadatas"])
+    model = get_model()
+    lengths = [model.count_tokens(f"Fills\n\n{text}") for text in got["documents"] or []]
+    assert len(lengths) > 10 and max(lengths) < MAX_TOKENS and min(lengths) > 50  # no heading-only chunk
+    assert any(r in text for text in got["documents"] or [] for r in rows[-1:])  # nothing dropped at the end

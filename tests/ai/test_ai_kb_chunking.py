@@ -7,7 +7,15 @@ from itertools import pairwise
 
 import pytest
 
-from quantai_tui.ai.kb.chunking import chunk_document, chunk_markdown, chunk_plain, chunk_python, split_chars
+from quantai_tui.ai.kb.chunking import (
+    Chunk,
+    chunk_document,
+    chunk_markdown,
+    chunk_plain,
+    chunk_python,
+    fit_to_tokens,
+    split_chars,
+)
 
 WORDS = ["price", "volume", "spread", "depth", "funding", "basis", "momentum", "drawdown", "leverage", "margin"]
 
@@ -114,3 +122,17 @@ def test_chunk_document_dispatches_and_validates() -> None:
     assert chunk_document("", "txt") == []
     with pytest.raises(ValueError):
         chunk_document("x", "txt", size=100, overlap=100)
+
+
+def test_fit_to_tokens_splits_only_what_would_be_truncated_and_keeps_order() -> None:
+    chunks = [Chunk(prose(30), "a"), Chunk(prose(200, seed=1), "b"), Chunk(prose(25, seed=2), "c")]
+    too_long = lambda c: len(c.text) > 400  # noqa: E731 - stands in for a token count
+    out = fit_to_tokens(chunks, too_long, overlap=60)
+    assert out[0] == chunks[0] and out[-1] == chunks[-1]
+    middle = out[1:-1]
+    assert len(middle) >= 3 and all(c.heading == "b" and len(c.text) <= 400 for c in middle)
+    kept: list[str] = []
+    for word in (w for c in middle for w in c.text.split()):
+        if not kept or _num(word) > _num(kept[-1]):
+            kept.append(word)
+    assert kept == chunks[1].text.split()

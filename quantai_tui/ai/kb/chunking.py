@@ -11,9 +11,18 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["Chunk", "chunk_document", "chunk_markdown", "chunk_plain", "chunk_python", "split_chars"]
+__all__ = [
+    "Chunk",
+    "chunk_document",
+    "chunk_markdown",
+    "chunk_plain",
+    "chunk_python",
+    "fit_to_tokens",
+    "split_chars",
+]
 
 DEFAULT_SIZE = 1000
 DEFAULT_OVERLAP = 150
@@ -68,6 +77,27 @@ def split_chars(text: str, size: int, overlap: int) -> list[str]:
     return out
 
 
+def fit_to_tokens(
+    chunks: list[Chunk], too_long: Callable[[Chunk], bool], overlap: int, min_chars: int = 200
+) -> list[Chunk]:
+    """Split, in order, every chunk the embedding would truncate (`too_long`) until each fits.
+
+    Characters are only a proxy for tokens: code, tables and numbers can take twice the tokens
+    of prose, and whatever lies past the model's window would be invisible to search.
+    """
+    out: list[Chunk] = []
+    for chunk in chunks:
+        if len(chunk.text) <= min_chars or not too_long(chunk):
+            out.append(chunk)
+            continue
+        parts = split_chars(chunk.text, len(chunk.text) // 2 + overlap // 2 + 1, overlap // 2)
+        if len(parts) < 2:
+            out.append(chunk)
+            continue
+        out.extend(fit_to_tokens([Chunk(p, chunk.heading) for p in parts], too_long, overlap, min_chars))
+    return out
+
+
 def _overlap_start(text: str, end: int, overlap: int) -> int:
     """Where the next window starts: `overlap` chars back from `end`, moved up to a word start."""
     if overlap <= 0:
@@ -88,6 +118,8 @@ def _pack(units: list[str], size: int, overlap: int) -> list[str]:
         if not unit:
             continue
         if len(unit) > size:
+            if current and len(current) < size // 4:  # a heading or lead-in stays with what follows
+                unit, current = f"{current}\n\n{unit}", ""
             if current:
                 chunks.append(current)
             pieces = split_chars(unit, size, overlap)

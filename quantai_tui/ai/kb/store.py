@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from quantai_tui.ai.kb.chunking import DEFAULT_OVERLAP, DEFAULT_SIZE, Chunk, chunk_document
+from quantai_tui.ai.kb.chunking import DEFAULT_OVERLAP, DEFAULT_SIZE, Chunk, chunk_document, fit_to_tokens
 from quantai_tui.ai.kb.loaders import (
     MAX_BYTES,
     URL_TIMEOUT,
@@ -129,8 +129,15 @@ class KnowledgeBase:
             return info
 
     def _store(self, doc: LoadedDocument, doc_id: str, title: str | None, progress: Progress | None) -> AddResult:
+        from quantai_tui.ai.embedding import MAX_TOKENS, get_model
+
         title = title or doc.title
-        chunks = chunk_document(doc.text, doc.kind, self.chunk_size, self.overlap)
+        model = get_model()
+        chunks = fit_to_tokens(
+            chunk_document(doc.text, doc.kind, self.chunk_size, self.overlap),
+            lambda c: model.count_tokens(_embedding_text(c, title)) >= MAX_TOKENS,
+            self.overlap,
+        )
         if not chunks:
             raise KBError(f"no text found in {doc.source}")
         content_hash = hashlib.sha256(f"{self.chunk_size}:{self.overlap}:{title}\n{doc.text}".encode()).hexdigest()[:32]
@@ -141,12 +148,10 @@ class KnowledgeBase:
                 return AddResult(old, "unchanged")
             info = DocumentInfo(doc_id, doc.source, title, doc.kind, len(chunks), self._clock(), content_hash)
             # Embed everything before writing: a failure leaves the previous version intact.
-            from quantai_tui.ai.embedding import embed
-
             texts = [_embedding_text(c, title) for c in chunks]
             vectors: list[Any] = []
             for lo in range(0, len(texts), _EMBED_BATCH):
-                vectors.extend(embed(texts[lo : lo + _EMBED_BATCH]))
+                vectors.extend(model.embed(texts[lo : lo + _EMBED_BATCH]))
                 if progress is not None:
                     progress(min(lo + _EMBED_BATCH, len(texts)), len(texts))
             ids = [f"{doc_id}-{i:05d}" for i in range(len(chunks))]
