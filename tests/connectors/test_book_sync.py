@@ -55,8 +55,8 @@ def _book(bids: list[tuple[str, str]], asks: list[tuple[str, str]]) -> tuple[Ord
     fa = tuple((float(p), float(s)) for p, s in asks)
     book.apply(OrderBookDeltas("okx", "BTC/USDT", fb, fa, True, 0, ts_event=0, ts_init=0))
     sync = okx.OkxBookSync()
-    sync.on_snapshot(None)
-    sync.keep_strings([list(x) for x in bids], [list(x) for x in asks], fb, fa)
+    sync.on_snapshot(None, 1)
+    sync.keep_levels([list(x) for x in bids], [list(x) for x in asks], fb, fa)
     return book, sync
 
 
@@ -72,10 +72,10 @@ def test_okx_checksum_matches_okx_documented_example() -> None:
 def test_okx_seq_chain_keepalive_and_reset() -> None:
     s = okx.OkxBookSync()
     assert s.on_update(5, 4) == okx.DROP  # waiting for the snapshot
-    s.on_snapshot(100)
+    s.on_snapshot(100, 0)
     assert s.on_update(107, 100) == okx.APPLY  # ids jump
     assert s.on_update(107, 107) == okx.APPLY  # keep-alive: seqId == prevSeqId, no levels
     assert s.on_update(3, 107) == okx.APPLY  # maintenance reset: lower seqId, but the chain holds
     assert s.on_update(10, 4) == okx.GAP
-    s.on_snapshot(None)
+    s.on_snapshot(None, 1)
     assert s.on_update(None, None) == okx.APPLY  # no ids on this feed: the checksum decides

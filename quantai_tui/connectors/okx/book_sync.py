@@ -26,25 +26,28 @@ DEPTH = 25
 
 
 class OkxBookSync:
-    __slots__ = ("seq", "synced", "bid_str", "ask_str")
+    __slots__ = ("seq", "synced", "verify", "bid_raw", "ask_raw")
 
     def __init__(self) -> None:
         self.seq: int | None = None
         self.synced = False
-        self.bid_str: dict[float, str] = {}  # price -> "px:sz" as sent, for the checksum
-        self.ask_str: dict[float, str] = {}
+        self.verify = False  # the snapshot carried a checksum: keep the strings to check it
+        self.bid_raw: dict[float, Sequence[Any]] = {}  # price -> the level as sent [px, sz, ...]
+        self.ask_raw: dict[float, Sequence[Any]] = {}
 
     def reset(self) -> None:
         self.seq = None
         self.synced = False
-        self.bid_str.clear()
-        self.ask_str.clear()
+        self.verify = False
+        self.bid_raw.clear()
+        self.ask_raw.clear()
 
-    def on_snapshot(self, seq: int | None) -> None:
+    def on_snapshot(self, seq: int | None, checksum: int) -> None:
         self.seq = seq
         self.synced = True
-        self.bid_str.clear()
-        self.ask_str.clear()
+        self.verify = checksum != 0  # OKX sends 0 since 2026: then no strings are kept at all
+        self.bid_raw.clear()
+        self.ask_raw.clear()
 
     def on_update(self, seq: int | None, prev: int | None) -> int:
         if not self.synced:
@@ -57,28 +60,36 @@ class OkxBookSync:
         self.seq = seq
         return APPLY
 
-    def keep_strings(
+    def keep_levels(
         self, raw_bids: Sequence[Sequence[Any]], raw_asks: Sequence[Sequence[Any]],
         bids: Sequence[tuple[float, float]], asks: Sequence[tuple[float, float]],
     ) -> None:
-        """Remember the levels' strings (parsed floats give the keys and the deletions)."""
-        for store, raw, levels in ((self.bid_str, raw_bids, bids), (self.ask_str, raw_asks, asks)):
+        """Remember the levels as sent (the parsed floats give the keys and the deletions)."""
+        if not self.verify:
+            return
+        for store, raw, levels in ((self.bid_raw, raw_bids, bids), (self.ask_raw, raw_asks, asks)):
             for lv, (price, size) in zip(raw, levels, strict=True):
                 if size == 0.0:
                     store.pop(price, None)
                 else:
-                    store[price] = f"{lv[0]}:{lv[1]}"
+                    store[price] = lv
 
     def checksum(self, book: OrderBook) -> int:
+        """CRC32 of the top 25 levels as sent. Raises (KeyError, TypeError) when the kept levels
+        do not match the book: the caller treats that as a mismatch."""
         bids = book.bids.top(DEPTH)
         asks = book.asks.top(DEPTH)
-        bs, as_ = self.bid_str, self.ask_str
+        br, ar = self.bid_raw, self.ask_raw
+        nb, na = len(bids), len(asks)
         parts: list[str] = []
-        for i in range(max(len(bids), len(asks))):
-            if i < len(bids):
-                parts.append(bs[bids[i][0]])
-            if i < len(asks):
-                parts.append(as_[asks[i][0]])
+        ext = parts.extend
+        for i in range(max(nb, na)):
+            if i < nb:
+                lv = br[bids[i][0]]
+                ext((lv[0], lv[1]))
+            if i < na:
+                lv = ar[asks[i][0]]
+                ext((lv[0], lv[1]))
         return signed32(crc32(":".join(parts).encode()))
 
 

@@ -142,14 +142,14 @@ class OkxMarketDataClient(WebSocketMarketDataClient):
         if book is None:
             return
         if ev.is_snapshot:
-            x.on_snapshot(seq)
-            x.keep_strings(d["bids"], d["asks"], ev.bids, ev.asks)
+            x.on_snapshot(seq, checksum)
+            x.keep_levels(d["bids"], d["asks"], ev.bids, ev.asks)
             if not self.apply_snapshot(st, ev, (lambda: self._checksum_ok(st, checksum)) if checksum else None):
                 self.book_gap(st, f"checksum mismatch on the snapshot (venue {checksum})")
             return
         act = x.on_update(seq, prev)
         if act == APPLY:
-            x.keep_strings(d["bids"], d["asks"], ev.bids, ev.asks)
+            x.keep_levels(d["bids"], d["asks"], ev.bids, ev.asks)
             book.apply(ev)
             if checksum and not self._checksum_ok(st, checksum):
                 self.book_gap(st, f"checksum mismatch (venue {checksum}, local {self._local_checksum(st)})")
@@ -161,8 +161,8 @@ class OkxMarketDataClient(WebSocketMarketDataClient):
 
     def _local_checksum(self, st: SymbolState) -> int | None:
         try:
-            return st.x.checksum(st.book)
-        except KeyError:  # the strings lost track of a level: a mismatch all the same
+            return st.x.checksum(st.book)  # type: ignore[no-any-return]
+        except Exception:  # the kept levels do not match the book (or were not kept): a mismatch
             return None
 
     def _checksum_ok(self, st: SymbolState, checksum: int) -> bool:
