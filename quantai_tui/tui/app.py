@@ -69,13 +69,12 @@ class QuantAIApp(App[int]):
     TITLE = "QuantAI"
     BINDINGS = textual_bindings("app")
     COMMANDS = App.COMMANDS | set(PROVIDERS)
-    CSS = "Screen { background: $background; }"
 
     def __init__(self, engine: EngineFacade, options: AppOptions | None = None) -> None:
         super().__init__()
         self.options = options or AppOptions()
         self.engine = engine
-        self.bridge = Bridge(engine, self._post, max_fps=self.options.tui.max_fps)
+        self.bridge = self._make_bridge(engine)
         self.main_screen: MainScreen | None = None
         self.quantai_themes: list[str] = []
         self.keymap = effective_keys(self.options.tui.keys)
@@ -84,6 +83,11 @@ class QuantAIApp(App[int]):
             self.animation_level = "none"
 
     # --- plumbing -----------------------------------------------------------------------------
+    def _make_bridge(self, engine: EngineFacade) -> Bridge:
+        frozen = self.options.deterministic  # snapshots must not depend on how long a test took
+        return Bridge(engine, self._post, max_fps=self.options.tui.max_fps,
+                      **({"monotonic": lambda: 0.0} if frozen else {}))
+
     @property
     def backtest_service(self) -> BacktestService:
         if self.options.backtest is None:
@@ -99,6 +103,13 @@ class QuantAIApp(App[int]):
             screen.panes.post_message(message)
         except Exception:  # the panes are being rebuilt (exchange switch) or torn down
             pass
+
+    @property
+    def chat_greeting(self) -> str:
+        if self.options.assistant is not None:
+            return "Ask about markets, strategies or backtests. /help lists the slash commands."
+        return ("No AI model configured: slash commands work (/help). "
+                "Type anything else to see how to set one up.")
 
     def key_display(self, binding_id: str) -> str:
         return display_key(self.keymap.get(binding_id, SPECS_BY_ID[binding_id].key))
@@ -342,7 +353,7 @@ class QuantAIApp(App[int]):
         await self.stop_engine()
         self.engine_ready = False
         self.engine = engine
-        self.bridge = Bridge(engine, self._post, max_fps=self.options.tui.max_fps)
+        self.bridge = self._make_bridge(engine)
         old = self.main_screen
         self.main_screen = MainScreen(self.bridge, deterministic=self.options.deterministic,
                                       log_level=self.options.log_level)

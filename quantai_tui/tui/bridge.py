@@ -92,12 +92,14 @@ class Bridge:
         max_fps: float = 20.0,
         depth: int = 14,
         timeframe: str = "1s",
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.engine = engine
         self.post = post
         self.max_fps = max(1.0, float(max_fps))
         self.depth = depth
         self.timeframe = timeframe
+        self.monotonic = monotonic  # staleness clock (tests freeze it)
         self.active_symbol = engine.symbols[0] if engine.symbols else ""
         self._candles: dict[str, CandleSeries] = {}
         self._last_trade: dict[str, tuple[float, int, int]] = {}  # symbol -> (price, side, seq)
@@ -155,10 +157,10 @@ class Bridge:
         series.add(t.price, t.size, t.ts_event)
         prev = self._last_trade.get(t.symbol)
         self._last_trade[t.symbol] = (t.price, int(t.aggressor), (prev[2] + 1) if prev else 1)
-        self._last_market[t.symbol] = time.monotonic()
+        self._last_market[t.symbol] = self.monotonic()
 
     def _on_book_frame(self, d: ev.OrderBookDeltas) -> None:
-        self._last_market[d.symbol] = time.monotonic()
+        self._last_market[d.symbol] = self.monotonic()
         if d.symbol == self.active_symbol:
             self.frames["book"] += 1
             self.post(m.BookUpdated(self.book_view(d.symbol)))
@@ -217,7 +219,7 @@ class Bridge:
     def status(self) -> StatusView:
         e = self.engine
         seen = self._last_market.get(self.active_symbol)
-        stale = seen is not None and time.monotonic() - seen > STALE_AFTER_S
+        stale = seen is not None and self.monotonic() - seen > STALE_AFTER_S
         return StatusView(
             venue=e.venue,
             symbol=self.active_symbol,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from fake_engine import FakeEngine  # noqa: E402
+from tests.tui.fake_engine import FakeEngine  # noqa: E402
 
 from quantai_tui.settings.schema import TuiSettings  # noqa: E402
 from quantai_tui.tui.app import AppOptions, QuantAIApp  # noqa: E402

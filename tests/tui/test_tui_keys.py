@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from helpers import SIZE, make_app, screen_text, settle
+from tests.tui.helpers import SIZE, make_app, screen_text, settle
 
 from quantai_tui.core.commands import CancelAllOrders, CancelOrder, EngageKillSwitch, ReleaseKillSwitch, SubmitOrder
 from quantai_tui.core.enums import OrderSide, OrderType, TradingState

@@ -28,7 +28,8 @@ class BacktestScreen(Screen[None]):
     BacktestScreen #form Label { color: $foreground-muted; }
     BacktestScreen #form #run-box { width: 14; padding-top: 1; }
     BacktestScreen #status-row { height: 1; padding: 0 1; }
-    BacktestScreen #status { width: 1fr; }
+    BacktestScreen #status { width: 1fr; height: 1; }
+    BacktestScreen #progress { width: 44; }
     BacktestScreen #status.-error { color: $error; text-style: bold; }
     BacktestScreen .pane { border: round $panel-lighten-2; border-title-color: $accent; background: $surface; }
     BacktestScreen #metrics-pane { width: 36; }

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 class MainScreen(Screen[None]):
     BINDINGS = textual_bindings("main")
+    AUTO_FOCUS = "#orders"  # `c` cancels the highlighted order
     DEFAULT_CSS = """
     MainScreen { background: $background; }
     MainScreen.-killed { background: $error 15%; }

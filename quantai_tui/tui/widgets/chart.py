@@ -39,11 +39,12 @@ def candle_cells(c: Candle, lo: float, hi: float, rows: int) -> list[str]:
 
 
 def line_grid(values: list[float], lo: float, hi: float, rows: int) -> list[list[str]]:
-    """Columns of an area chart: each value filled up from the bottom in eighths of a row."""
+    """Columns of an area chart: each value filled up from the bottom in eighths of a row
+    (at least one eighth, so the lowest point still shows)."""
     span = (hi - lo) or 1.0
     grid = []
     for v in values:
-        level = (v - lo) / span * rows * 8
+        level = max(1.0, (v - lo) / span * (rows * 8 - 1) + 1)
         col = []
         for r in range(rows):
             below = (rows - 1 - r) * 8

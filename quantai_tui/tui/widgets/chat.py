@@ -19,7 +19,7 @@ _WHO = {"you": ("› ", "accent"), "system": ("", "foreground-muted"), "assistan
 class ChatPane(Vertical):
     DEFAULT_CSS = """
     ChatPane { height: 1fr; }
-    ChatPane > RichLog { height: 1fr; background: $surface; scrollbar-size-vertical: 1; }
+    ChatPane > RichLog { height: 1fr; background: $surface; scrollbar-size-vertical: 1; overflow-x: hidden; }
     ChatPane > Input { dock: bottom; border: tall $panel; }
     ChatPane > Input:focus { border: tall $accent; }
     """
@@ -38,6 +38,11 @@ class ChatPane(Vertical):
         prompt = Input(placeholder="/help · /buy 0.01 · ask…", id="chat-input")
         prompt.cursor_blink = self._blink
         yield prompt
+
+    def on_mount(self) -> None:
+        greeting = getattr(self.app, "chat_greeting", "")
+        if greeting:
+            self.say(greeting)
 
     def say(self, text: str, who: str = "system") -> None:
         prefix, var = _WHO.get(who, _WHO["system"])

@@ -24,7 +24,7 @@ class Entry(NamedTuple):
 
 
 class LogPane(RichLog):
-    DEFAULT_CSS = "LogPane { height: 1fr; }"
+    DEFAULT_CSS = "LogPane { height: 1fr; overflow-x: hidden; background: $surface; scrollbar-size-vertical: 1; }"
     KEEP = 2000
 
     def __init__(self, *, level: int = logging.INFO, show_time: bool = True, id: str | None = None) -> None:

@@ -35,8 +35,8 @@ class TradingPanes(Horizontal):
     TradingPanes #mid { width: 1fr; }
     TradingPanes #chart-pane { height: 3fr; }
     TradingPanes #positions-pane { height: 2fr; min-height: 5; }
-    TradingPanes #orders-pane { width: 1fr; }
-    TradingPanes #log-pane { width: 1fr; }
+    TradingPanes #orders-pane { width: 3fr; }
+    TradingPanes #log-pane { width: 2fr; }
     TradingPanes #chat-pane { width: 38; }
     TradingPanes.-killed .pane { border: heavy $error; border-title-color: $error; }
     TradingPanes DataTable { background: $surface; }

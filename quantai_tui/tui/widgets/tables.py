@@ -22,6 +22,10 @@ def _pnl(app: App[object], value: Decimal, places: int = 2) -> Text:
     return Text(fmt_num(value, places, sign=True), style=theme_style(app, var), justify="right")
 
 
+_STATUS_TEXT = {"SUBMITTED": "sent", "ACCEPTED": "open", "PARTIALLY_FILLED": "partial", "PENDING_CANCEL": "canceling",
+                "PENDING_UPDATE": "amending", "UNKNOWN": "unknown?"}
+
+
 class PositionsTable(DataTable[object]):
     DEFAULT_CSS = "PositionsTable { height: 1fr; }"
 
@@ -88,7 +92,7 @@ class OrdersTable(DataTable[object]):
                 Text(o.quantity, justify="right"),
                 Text(o.filled, justify="right"),
                 Text(o.price or "", justify="right"),
-                Text(o.status.value.lower(), style=status_style),
+                Text(_STATUS_TEXT.get(o.status.value, o.status.value.lower()), style=status_style),
                 o.symbol,
                 key=o.client_order_id,
             )
