@@ -67,22 +67,18 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     return asyncio.run(_record(ctx, exchange, symbols, kinds, duration, out))
 
 
-def make_market_client(exchange: str, publish: Any, clock: Any, settings: Any) -> Any:
-    """The market data client of a venue: the built-in sim, else the connector registry."""
+def make_market_client(exchange: str, publish: Any, clock: Any, ctx: Context) -> Any:
+    """The market data client of a venue, through the connector registry (sim is built in;
+    names without a native connector go to the generic ccxt one)."""
+    from quantai_tui.connectors.registry import make_market_data_client
+
+    settings = ctx.settings
+    options: dict[str, Any] = {}
     if exchange == "sim":
-        from quantai_tui.connectors.sim import SimMarketDataClient
-
         s = settings.sim
-        return SimMarketDataClient(publish, clock, seed=s.seed, rate=s.rate, depth=s.depth)
-    try:
-        from quantai_tui.connectors.registry import make_market_data_client
-    except ImportError:  # the registry is not there yet: the generic ccxt connector
-        from quantai_tui.connectors.ccxt import CcxtMarketDataClient
-
-        ex = settings.exchange(exchange)
-        return CcxtMarketDataClient(exchange, publish, clock, rest_url=ex.rest_url or None, ws_url=ex.ws_url or None,
-                                    testnet=ex.testnet, market_type=ex.market_type)
-    return make_market_data_client(exchange, publish=publish, clock=clock, settings=settings)
+        options = {"seed": s.seed, "rate": s.rate, "depth": s.depth}
+    return make_market_data_client(exchange, settings.exchange(exchange), publish, clock, ctx.paths.markets_cache_dir,
+                                   **options)
 
 
 async def _record(ctx: Context, exchange: str, symbols: list[str], kinds: list[str], duration: float | None,
@@ -100,7 +96,7 @@ async def _record(ctx: Context, exchange: str, symbols: list[str], kinds: list[s
     await asyncio.to_thread(warm_up)
     bus = MessageBus()
     clock = LiveClock()
-    client = make_market_client(exchange, bus.publish, clock, settings)
+    client = make_market_client(exchange, bus.publish, clock, ctx)
     venue = getattr(client, "venue", exchange)
     out.mkdir(parents=True, exist_ok=True)
     recorder = Recorder(out, clock=clock, flush_interval_s=settings.data.flush_interval_s,
