@@ -125,6 +125,7 @@ class KbSettings:
 class HeadlessSettings:
     metrics_port: int = doc(0, "serve Prometheus metrics on 127.0.0.1:PORT (0 = off)")
     cancel_on_exit: bool = doc(True, "cancel open orders on SIGTERM/SIGINT")
+    status_interval_s: float = doc(60.0, "log a one-line status to stderr this often (0 = never)")
 
 
 @dataclass
