@@ -15,9 +15,11 @@ openai is imported on first request, not at module import.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import random
+import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -168,7 +170,7 @@ class LLMClient:
             choice = resp.choices[0]
             msg = choice.message
             calls = tuple(
-                ToolCall(tc.id or f"call_{i}", tc.function.name, tc.function.arguments or "")
+                ToolCall(tc.id or f"call_{i}", tc.function.name or "", tc.function.arguments or "")
                 for i, tc in enumerate(msg.tool_calls or [])
                 if getattr(tc, "function", None) is not None
             )
@@ -202,11 +204,15 @@ class LLMClient:
         client = self._openai()
         attempt = 0
         while True:  # retried until the first chunk arrives; Retrying events show the wait
+            stream = None
             try:
                 stream = await client.chat.completions.create(**kwargs)
                 first = await next_chunk(stream)
                 break
             except Exception as e:
+                if stream is not None:
+                    with contextlib.suppress(Exception):
+                        await stream.close()
                 notice = self._retry_or_raise(e, attempt)
                 attempt += 1
                 yield notice
@@ -321,7 +327,7 @@ class LLMClient:
 
         import openai
 
-        where = self.resolved.base_url or "api.openai.com"
+        where = _display_url(self.resolved.base_url)
         if isinstance(e, LLMError):
             return e
         if isinstance(e, openai.APITimeoutError):
@@ -344,3 +350,14 @@ class LLMClient:
 
     def _scrub(self, text: str) -> str:
         return " ".join(redact(text, self.resolved.api_key).split())[:300]
+
+
+def _display_url(url: str | None) -> str:
+    """The endpoint for messages, without any user:password@ or query a proxy URL may carry."""
+    if not url:
+        return "api.openai.com"
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, "", ""))

@@ -375,3 +375,15 @@ def test_importing_the_ai_modules_loads_no_heavy_or_ui_package() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(out.stdout.replace("'", '"')) == []
+
+
+async def test_credentials_in_the_base_url_stay_out_of_errors() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = LLMConfig(base_url=f"http://proxyuser:hunter2@127.0.0.1:{port}/v1?token=abc", model="m", max_retries=0)
+    async with LLMClient(config, env={"OPENAI_API_KEY": API_KEY}) as client:
+        with pytest.raises(LLMConnectionError) as info:
+            await client.complete(ASK)
+    assert f"127.0.0.1:{port}/v1" in str(info.value)
+    assert "hunter2" not in str(info.value) and "token=abc" not in str(info.value)
