@@ -38,7 +38,8 @@ from typing import Final
 from quantai_tui.core.book import OrderBook
 from quantai_tui.core.enums import LiquiditySide, OrderSide, OrderType, TimeInForce
 from quantai_tui.core.instruments import Instrument
-from quantai_tui.core.values import ROUND_CEIL, ROUND_FLOOR, EXACT, Money, Price, Quantity
+from quantai_tui.core.positions import to_raw
+from quantai_tui.core.values import ROUND_CEIL, ROUND_FLOOR, EXACT, FixedPoint, Money, Price, Quantity
 
 FILL: Final = "fill"
 CANCELED: Final = "canceled"
@@ -518,7 +519,8 @@ class Matcher:
         qty = Quantity.from_raw(q, self.size_prec)
         rate = self.maker_fee if liq is LiquiditySide.MAKER else self.taker_fee
         notional = self.inst.notional(price, qty)
-        fee = Money.from_decimal(EXACT.multiply(notional, rate), self.fee_currency, self.fee_precision)
+        fp = self.fee_precision
+        fee = Money.of(FixedPoint.from_raw(to_raw(EXACT.multiply(notional, rate), fp), fp), self.fee_currency)
         out.append(Execution(FILL, o, ts, qty, price, liq, fee))
         if not o.leaves_raw:
             self.orders.pop(o.coid, None)

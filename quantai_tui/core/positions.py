@@ -11,7 +11,7 @@ settlement currency. Pure logic, shared by the engine's portfolio and the paper 
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from quantai_tui.core.enums import PositionSide
@@ -19,6 +19,12 @@ from quantai_tui.core.values import EXACT
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
+
+
+def to_raw(d: Decimal, precision: int) -> int:
+    """d * 10**precision rounded half-even to an integer: a FixedPoint's raw value, without the
+    digit-tuple round trip (which is slow on the 60-digit results of exact divisions)."""
+    return int(EXACT.scaleb(d, precision).to_integral_value(ROUND_HALF_EVEN))
 
 
 class NettingPosition:

@@ -30,8 +30,8 @@ from quantai_tui.core.events import (
     PositionOpened,
 )
 from quantai_tui.core.instruments import Instrument
-from quantai_tui.core.positions import ZERO, Ledger, NettingPosition
-from quantai_tui.core.values import Money, Price, Quantity, decimal_places
+from quantai_tui.core.positions import ZERO, Ledger, NettingPosition, to_raw
+from quantai_tui.core.values import EXACT, FixedPoint, Money, Price, Quantity, decimal_places
 
 if TYPE_CHECKING:
     from quantai_tui.engine.cache import Cache
@@ -136,18 +136,25 @@ class Portfolio:
         return BalanceUpdated.make(venue, asset, self.ledger.balance(venue, asset), self.ledger.free(venue, asset), ts, ts)
 
     def _money(self, d: Decimal, ccy: str) -> Money:
-        return Money.from_decimal(d, ccy, self.money_precision)
+        p = self.money_precision
+        return Money.of(FixedPoint.from_raw(to_raw(d, p), p), ccy)
 
     def _money_f(self, f: float, ccy: str) -> Money:
         return Money.from_float(f, ccy, self.money_precision)
 
     @staticmethod
     def _qty(d: Decimal, inst: Instrument) -> Quantity:
-        return Quantity.from_decimal(d, max(inst.size_precision, min(18, decimal_places(d.normalize()))))
+        p = inst.size_precision
+        raw = to_raw(d, p)
+        if EXACT.scaleb(d, p) != raw:  # finer than the lot (a venue's own fill sizes): keep every digit
+            p = min(18, max(p, decimal_places(d.normalize())))
+            raw = to_raw(d, p)
+        return Quantity.from_raw(raw, p)
 
     @staticmethod
     def _avg(pos: NettingPosition, inst: Instrument) -> Price:
-        return Price.from_decimal(pos.avg_price, min(18, inst.price_precision + 4))
+        p = min(18, inst.price_precision + 4)
+        return Price.from_raw(to_raw(pos.avg_price, p), p)
 
     # --- balances and adjustments -----------------------------------------------------------------
     def set_balance(self, venue: str, asset: str, total: Decimal) -> BalanceUpdated | None:
