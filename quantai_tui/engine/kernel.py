@@ -82,6 +82,11 @@ def register_execution_venue(venue: str, factory: str | ExecutionFactory) -> Non
     EXECUTION_FACTORIES[venue] = factory
 
 
+# The native live venues (docs/live-venues.md): module paths, imported on first live use only.
+for _venue, _module in (("binance", "binance"), ("binanceusdm", "binance"), ("okx", "okx"), ("bybit", "bybit")):
+    register_execution_venue(_venue, f"quantai_tui.connectors.{_module}.execution:create_execution_client")
+
+
 @dataclass
 class KernelConfig:
     mode: TradingMode = TradingMode.PAPER

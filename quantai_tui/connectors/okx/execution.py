@@ -1,0 +1,289 @@
+"""OKX v5 live execution: spot (tdMode cash) and swaps / futures (tdMode cross by default).
+
+REST through ccxt's implicit methods (signed by ccxt with key, secret and passphrase; raw JSON
+parsed exactly): /trade/order, cancel-order, amend-order, order, orders-pending, fills,
+/account/balance, positions. Client order ids go out as `clOrdId`. Order and fill updates
+come from the private WebSocket `/ws/v5/private` after a signed `login`
+(sign = base64(HMAC-SHA256(secret, ts + "GET/users/self/verify"))), on the `orders` channel:
+each push carries the order's state and, for a fill, tradeId / fillSz / fillPx / fillFee.
+
+OKX answers HTTP 200 with `code` != "0" (and per-order `sCode`) when it refuses; 50011 / 50061
+and HTTP 429 are rate limits. Stop orders (OKX's algo endpoint) are not supported here.
+Testnet: OKX demo trading (same REST host, `x-simulated-trading: 1`; WS wspap.okx.com).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+
+from quantai_tui.connectors.live_execution import (
+    LiveExecutionClient,
+    OrderMissing,
+    dec,
+    make_factory,
+    ms_to_ns,
+    price,
+    qty,
+    retry_after_s,
+    text,
+)
+from quantai_tui.connectors.okx import config
+from quantai_tui.connectors.stream import Conn
+from quantai_tui.core.enums import InstrumentKind, OrderSide, OrderStatus, OrderType, TimeInForce
+from quantai_tui.core.errors import ConfigError, QuantAIError, RateLimited, VenueRejected, VenueUnavailable
+from quantai_tui.core.execution import AccountReport, FillReport, OrderRequest, OrderStatusReport, PositionReport
+from quantai_tui.core.symbols import parse_symbol
+from quantai_tui.core.values import Price, Quantity
+
+STATES = {"live": OrderStatus.ACCEPTED, "partially_filled": OrderStatus.PARTIALLY_FILLED,
+          "filled": OrderStatus.FILLED, "canceled": OrderStatus.CANCELED, "mmp_canceled": OrderStatus.CANCELED}
+TYPES = {"market": OrderType.MARKET, "optimal_limit_ioc": OrderType.MARKET}
+MISSING = {"51603", "51400", "51401", "51402", "51503"}  # does not exist / already filled or canceled
+RATE = {"50011", "50061"}
+BUSY = {"50001", "50004", "50013", "50026"}  # service unavailable / timeout / busy / system error
+WS_PATH = "/ws/v5/private"
+TESTNET_WS = "wss://wspap.okx.com:8443"
+
+
+class OkxExecutionClient(LiveExecutionClient):
+    exchange_id = "okx"
+    supports_amend = True
+    default_rate = (20.0, 60)  # OKX: 60 orders / 2 s per instrument
+    ccxt_options = {"maxRetriesOnFailure": 0}
+
+    def __init__(self, venue: str, settings: Any, report: Any, clock: Any, credentials: Any, *,
+                 td_mode: str = "cross", **options: Any) -> None:
+        if credentials is not None and not credentials.passphrase:
+            raise ConfigError(f"{venue}: OKX needs an API passphrase (passphrase_env or passphrase in the key file)")
+        super().__init__(venue, settings, report, clock, credentials, **options)
+        self.td_mode = td_mode
+        self._fees: dict[str, Any] = {}  # client order id -> cumulative fee seen (when fillFee is absent)
+
+    # --- REST plumbing -------------------------------------------------------------------------------
+    def _classify(self, status: int, headers: dict[str, Any], body: str, parsed: Any) -> QuantAIError | None:
+        code, msg = "", ""
+        if isinstance(parsed, dict):
+            code, msg = str(parsed.get("code", "0")), str(parsed.get("msg", ""))
+            data = parsed.get("data")
+            if code != "0" and isinstance(data, list) and data and isinstance(data[0], dict) and data[0].get("sCode"):
+                code, msg = str(data[0]["sCode"]), str(data[0].get("sMsg", ""))
+        if status == 429 or code in RATE:
+            return RateLimited(f"{self.venue}: {code or status} {msg or 'Too Many Requests'}", retry_after_s(headers, 1.0))
+        if code in ("", "0"):
+            return VenueUnavailable(f"{self.venue}: HTTP {status}") if status >= 500 else None
+        if code in MISSING:
+            return OrderMissing(f"{self.venue}: {code} {msg}")
+        if code in BUSY or status >= 500:
+            return VenueUnavailable(f"{self.venue}: {code} {msg}")
+        return VenueRejected(f"{self.venue}: {code} {msg}")
+
+    # --- symbols --------------------------------------------------------------------------------------
+    def _native_of(self, symbol: str) -> str:
+        return config.inst_id(symbol)
+
+    def symbol_of(self, native: str, hint: str = "") -> str:
+        known = self._names.get(native)
+        if known:
+            return known
+        parts = native.split("-")
+        if len(parts) == 2:
+            return f"{parts[0]}/{parts[1]}"
+        if len(parts) == 3:
+            settle = parts[1] if parts[1] != "USD" else parts[0]
+            tail = "" if parts[2] == "SWAP" else f"-{parts[2]}"
+            return f"{parts[0]}/{parts[1]}:{settle}{tail}"
+        return hint or native
+
+    # --- orders ---------------------------------------------------------------------------------------
+    async def _submit(self, order: OrderRequest) -> None:
+        sym = order.symbol
+        spot = parse_symbol(sym).kind is InstrumentKind.SPOT
+        t = order.order_type
+        if t not in (OrderType.LIMIT, OrderType.MARKET):
+            raise VenueRejected(f"{self.venue}: {t.value} orders are not supported on OKX here (algo orders)")
+        if t is OrderType.MARKET:
+            ord_type = "market"
+        elif order.post_only:
+            ord_type = "post_only"
+        else:
+            ord_type = {TimeInForce.GTC: "limit", TimeInForce.IOC: "ioc", TimeInForce.FOK: "fok"}[order.time_in_force]
+        p: dict[str, Any] = {"instId": self.native(sym), "tdMode": "cash" if spot else self.td_mode,
+                             "side": order.side.value.lower(), "ordType": ord_type, "sz": text(order.quantity),
+                             "clOrdId": order.client_order_id}
+        if order.price is not None and t is OrderType.LIMIT:
+            p["px"] = text(order.price)
+        if spot and t is OrderType.MARKET:
+            p["tgtCcy"] = "base_ccy"  # sz in base units, not quote
+        if order.reduce_only:
+            if spot:
+                raise VenueRejected(f"{self.venue}: spot orders cannot be reduce-only")
+            p["reduceOnly"] = True
+        self.traded.add(sym)
+        resp = await self.call(self.ex.private_post_trade_order, p, create=True)
+        d = (resp.get("data") or [{}])[0]
+        vid = str(d.get("ordId", ""))
+        self.remember(vid, order.client_order_id)
+        self.accepted(order.client_order_id, sym, vid, ms_to_ns(d.get("ts")) or None)
+
+    async def _cancel(self, client_order_id: str, symbol: str) -> None:
+        # the outcome (canceled, or filled first) comes on the orders channel
+        await self.call(self.ex.private_post_trade_cancel_order,
+                        {"instId": self.native(symbol), "clOrdId": client_order_id})
+
+    async def _modify(self, client_order_id: str, symbol: str, quantity: Quantity | None, px: Price | None) -> None:
+        p: dict[str, Any] = {"instId": self.native(symbol), "clOrdId": client_order_id}
+        if quantity is not None:
+            p["newSz"] = text(quantity)
+        if px is not None:
+            p["newPx"] = text(px)
+        await self.call(self.ex.private_post_trade_amend_order, p)
+        rep = await self._query_order(client_order_id, symbol)  # done already? else the push will say
+        if (rep is not None and rep.status.is_open and (quantity is None or rep.quantity == quantity)
+                and (px is None or rep.price == px)):
+            self.updated(client_order_id, symbol, rep.quantity, rep.price)
+
+    # --- reads ------------------------------------------------------------------------------------------
+    def _status_report(self, d: dict[str, Any], hint: str = "") -> OrderStatusReport:
+        sym = self.symbol_of(d["instId"], hint)
+        coid, vid = d.get("clOrdId", ""), str(d["ordId"])
+        self.remember(vid, coid)
+        return OrderStatusReport(coid, vid, sym, OrderSide(d["side"].upper()),
+                                 TYPES.get(d.get("ordType", ""), OrderType.LIMIT),
+                                 STATES.get(d.get("state", ""), OrderStatus.ACCEPTED), qty(d.get("sz")),
+                                 qty(d.get("accFillSz")), price(d.get("px")), price(d.get("avgPx")),
+                                 ms_to_ns(d.get("uTime")))
+
+    async def _query_order(self, client_order_id: str, symbol: str) -> OrderStatusReport | None:
+        self.traded.add(symbol)
+        try:
+            resp = await self.call(self.ex.private_get_trade_order,
+                                   {"instId": self.native(symbol), "clOrdId": client_order_id})
+        except OrderMissing:
+            return None
+        rows = resp.get("data") or []
+        return self._status_report(rows[0], symbol) if rows else None
+
+    async def _open_orders(self, symbol: str | None) -> list[OrderStatusReport]:
+        out: list[OrderStatusReport] = []
+        params: dict[str, Any] = {"limit": "100"}
+        if symbol:
+            params["instId"] = self.native(symbol)
+        while True:
+            rows = (await self.call(self.ex.private_get_trade_orders_pending, params)).get("data") or []
+            out.extend(self._status_report(d, symbol or "") for d in rows)
+            if len(rows) < 100:
+                return out
+            params = {**params, "after": rows[-1]["ordId"]}
+
+    async def _fills_since(self, ts_ns: int, symbol: str | None) -> list[FillReport]:
+        out: list[FillReport] = []
+        params: dict[str, Any] = {"begin": str(max(0, ts_ns // 1_000_000)), "limit": "100"}
+        if symbol:
+            params["instId"] = self.native(symbol)
+        while True:
+            rows = (await self.call(self.ex.private_get_trade_fills, params)).get("data") or []
+            for f in rows:
+                px = price(f.get("fillPx"))
+                if px is None or not dec(f.get("fillSz")):
+                    continue
+                vid, coid = str(f.get("ordId", "")), f.get("clOrdId", "")
+                self.remember(vid, coid)
+                out.append(FillReport(coid or self.coids.get(vid, ""), vid, str(f["tradeId"]),
+                                      self.symbol_of(f["instId"]), OrderSide(f["side"].upper()), qty(f["fillSz"]), px,
+                                      -dec(f.get("fee")), f.get("feeCcy") or "", ms_to_ns(f.get("ts"))))
+            if len(rows) < 100:
+                break
+            params = {**params, "after": rows[-1]["billId"]}  # pages to older fills
+        return sorted(out, key=lambda f: f.ts_event)
+
+    async def _account(self) -> AccountReport:
+        resp = await self.call(self.ex.private_get_account_balance, {})
+        bals: dict[str, Any] = {}
+        for acct in resp.get("data") or []:
+            for d in acct.get("details") or []:
+                bals[d["ccy"]] = (dec(d.get("cashBal")), dec(d.get("availBal")))
+        rows = (await self.call(self.ex.private_get_account_positions, {})).get("data") or []
+        pos = []
+        for p in rows:
+            q = dec(p.get("pos"))
+            if p.get("posSide") == "short":
+                q = -abs(q)
+            if q:
+                pos.append(PositionReport(self.symbol_of(p["instId"]), q, dec(p.get("avgPx")), dec(p.get("lever") or 1)))
+        return AccountReport(bals, tuple(pos))
+
+    # --- private WebSocket ------------------------------------------------------------------------------
+    def _ws_url(self) -> str:
+        o = self.settings.ws_url
+        if o:
+            u = urlsplit(o)
+            return f"{u.scheme}://{u.netloc}{WS_PATH}"
+        return (TESTNET_WS if self.settings.testnet else config.WS_URL) + WS_PATH
+
+    async def _ws_login(self, conn: Conn) -> None:
+        ts = str(int(time.time()))
+        secret = self.creds.api_secret.reveal().encode()
+        sign = base64.b64encode(hmac.new(secret, f"{ts}GET/users/self/verify".encode(), hashlib.sha256).digest())
+        assert self.creds.passphrase is not None
+        await self.send_json(conn, {"op": "login", "args": [{
+            "apiKey": self.creds.api_key.reveal(), "passphrase": self.creds.passphrase.reveal(), "timestamp": ts,
+            "sign": sign.decode()}]})
+        await self._expect(conn, "login")
+        await self.send_json(conn, {"op": "subscribe", "args": [{"channel": "orders", "instType": "ANY"}]})
+        await self._expect(conn, "subscribe")
+
+    async def _expect(self, conn: Conn, event: str) -> None:
+        while True:
+            msg = await self.recv_json(conn)
+            if msg.get("event") == event:
+                return
+            if msg.get("event") == "error":
+                raise VenueRejected(self.redact(f"{self.venue}: {event} refused: {msg.get('code')} {msg.get('msg')}"))
+
+    async def _ws_ping(self, conn: Conn) -> None:
+        await conn.send("ping")  # answered "pong"; receiving it refreshes the heartbeat
+
+    def _on_user_frame(self, raw: bytes) -> None:
+        if raw == b"pong":
+            return
+        msg = orjson.loads(raw)
+        if msg.get("arg", {}).get("channel") != "orders" or "data" not in msg:
+            return
+        for d in msg["data"]:
+            self._on_order(d)
+
+    def _on_order(self, d: dict[str, Any]) -> None:
+        coid = d.get("clOrdId", "")
+        if not coid:
+            return  # not placed by us
+        sym = self.symbol_of(d["instId"])
+        vid = str(d["ordId"])
+        self.remember(vid, coid)
+        state = d.get("state", "")
+        if d.get("tradeId") and dec(d.get("fillSz")):
+            if d.get("fillFee") not in (None, ""):
+                fee = -dec(d["fillFee"])
+            else:  # older pushes: only the cumulative fee; its change is this fill's
+                fee = -(dec(d.get("fee")) - self._fees.get(coid, dec(0)))
+            self._fees[coid] = dec(d.get("fee"))
+            maker = {"M": True, "T": False}.get(d.get("execType", ""))
+            self.fill_once(coid, sym, vid, str(d["tradeId"]), OrderSide(d["side"].upper()), d["fillSz"],
+                           d["fillPx"], str(fee), d.get("fillFeeCcy") or d.get("feeCcy") or parse_symbol(sym).quote,
+                           maker, d.get("fillTime") or d.get("uTime"))
+        ts = ms_to_ns(d.get("uTime")) or None
+        if d.get("amendResult") == "0" and state in ("live", "partially_filled"):
+            self.updated(coid, sym, qty(d["sz"]), price(d.get("px")), ts)
+        elif state == "live":
+            self.accepted(coid, sym, vid, ts)
+        elif state in ("canceled", "mmp_canceled"):
+            self.canceled(coid, sym, vid, d.get("cancelSourceReason", "") or "", ts)
+
+
+create_execution_client = make_factory(OkxExecutionClient)
