@@ -51,10 +51,11 @@ def load_credentials(venue: str, settings: Any, *, live: bool, environ: dict[str
         check_key_file(path, live=live)
         try:
             data = tomllib.loads(path.read_text())
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            # the parser's message may quote the file's text: say only where it failed
-            where = f" at line {exc.lineno}" if isinstance(exc, tomllib.TOMLDecodeError) else ""
-            raise ConfigError(f"key file {path} could not be read{where}") from None
+        except OSError as exc:
+            raise ConfigError(f"key file {path} could not be read ({exc.strerror})") from None
+        except tomllib.TOMLDecodeError:
+            # the parser's message may quote the file's text (the secret): say nothing of it
+            raise ConfigError(f"key file {path} is not valid TOML (api_key = \"...\", api_secret = \"...\")") from None
         src = str(path)
         try:
             key, secret = str(data["api_key"]), str(data["api_secret"])

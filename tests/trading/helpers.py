@@ -96,11 +96,14 @@ class FakeVenue(BaseExecutionClient):
     supports_amend = True
 
     def __init__(self, venue: str, report: Any, clock: Clock, state: VenueState | None = None, *,
-                 drop_rate: float = 0.0, seed: int = 1, submit_timeout_s: float = 0.05,
-                 instruments: list[Instrument] | None = None) -> None:
+                 drop_rate: float = 0.0, lose_rate: float = 0.0, fill_dropped: bool = False, seed: int = 1,
+                 submit_timeout_s: float = 0.05, instruments: list[Instrument] | None = None) -> None:
         super().__init__(venue, report, clock, submit_timeout_s=submit_timeout_s, request_timeout_s=1.0)
         self.ex = state or VenueState()
         self.drop_rate = drop_rate
+        self.lose_rate = lose_rate
+        self.fill_dropped = fill_dropped
+        self.dropped: list[str] = []
         self.rng = random.Random(seed)
         self.connected = True
         self.silent = False  # True: the engine is "down": nothing is reported
@@ -116,12 +119,17 @@ class FakeVenue(BaseExecutionClient):
     async def _submit(self, order: OrderRequest) -> None:
         st = self.ex
         st.submits.append(order.client_order_id)
+        if self.rng.random() < self.lose_rate:
+            await asyncio.sleep(3600)  # the request is lost on its way: the venue never sees it
         if order.client_order_id in st.orders:
             raise VenueRejected("duplicate client order id")
         vid = f"V{len(st.orders) + 1}"
         st.orders[order.client_order_id] = {"req": order, "vid": vid, "status": OrderStatus.ACCEPTED,
                                             "filled": Quantity.from_raw(0, order.quantity.precision), "ts": self.clock.timestamp_ns()}
         if self.rng.random() < self.drop_rate:
+            self.dropped.append(order.client_order_id)
+            if self.fill_dropped and len(self.dropped) % 2:  # it even fills, and that report is lost too
+                self.fill(order.client_order_id, order.quantity, order.price or Price("1"), report=False)
             await asyncio.sleep(3600)  # the reply is lost
         now = self.clock.timestamp_ns()
         from quantai_tui.core.events import OrderAccepted
