@@ -61,7 +61,7 @@ def test_book_prices_and_sizes_follow_the_instrument(symbol: str) -> None:
     tick, lot = inst.tick_size.as_decimal(), inst.lot_size.as_decimal()
     m = SimMarket(11, [symbol], rate=300, depth=20)
     book = OrderBook("sim", symbol)
-    msgs = m.generate(20_000)
+    msgs = m.generate(10_000)
     assert isinstance(msgs[0][1], OrderBookDeltas) and msgs[0][1].is_snapshot
     assert msgs[0][0] == market_topic("book", "sim", symbol)
     last_ts = 0
@@ -93,7 +93,7 @@ def test_book_prices_and_sizes_follow_the_instrument(symbol: str) -> None:
 def test_prices_and_sizes_are_plausible() -> None:
     m = SimMarket(42, ["BTC/USDT", "ETH/USDT"], rate=50)
     trades: dict[str, list[TradeTick]] = {"BTC/USDT": [], "ETH/USDT": []}
-    for _, ev in m.generate(30_000):
+    for _, ev in m.generate(20_000):
         if isinstance(ev, TradeTick):
             trades[ev.symbol].append(ev)
     btc, eth = trades["BTC/USDT"], trades["ETH/USDT"]
