@@ -191,3 +191,22 @@ async def test_any_other_venue_name_goes_to_the_generic_connector(tmp_path: Path
     sim = make_market_data_client("sim", None, lambda t, e: None, LiveClock(), tmp_path, seed=3, rate=10)
     assert sim.venue == "sim" and sim.market.seed == 3
     await asyncio.sleep(0)
+
+
+async def test_a_kind_the_venue_does_not_stream_is_skipped_not_fatal(tmp_path: Path) -> None:
+    """coinbase has no candles over WebSocket in ccxt: bars are skipped, the rest runs."""
+    markets = {"BTC/USD": {"id": "BTC-USD", "symbol": "BTC/USD", "base": "BTC", "quote": "USD", "baseId": "BTC",
+                           "quoteId": "USD", "type": "spot", "spot": True, "active": True,
+                           "precision": {"price": 0.01, "amount": 1e-08}, "limits": {}}}
+    got: list[Event] = []
+    client = CcxtMarketDataClient("coinbase", lambda t, e: got.append(e), LiveClock(), markets=markets,
+                                  rest_url="http://127.0.0.1:9", ws_url="ws://127.0.0.1:9", backoff_s=(5.0, 5.0))
+    await client.subscribe("BTC/USD", ["trades", "bars"])
+    await client.start()
+    try:
+        assert client.unsupported == {"bars"} and client.stats()["tasks"] == 1
+        instruments = await client.load_instruments()
+        assert str(instruments["BTC/USD"].tick_size) == "0.01"
+    finally:
+        await client.stop()
+    assert client.exchange is None

@@ -111,6 +111,7 @@ class CcxtMarketDataClient:
         self.counts: dict[str, int] = dict.fromkeys(KINDS, 0)
         self.errors = 0
         self.reconnects = 0
+        self.unsupported: set[str] = set()
 
     # --- lifecycle ----------------------------------------------------------------------------------
     @property
@@ -196,10 +197,19 @@ class CcxtMarketDataClient:
         return self._books.get(normalize_symbol(symbol))
 
     def stats(self) -> dict[str, int | float]:
-        return {**self.counts, "errors": self.errors, "reconnects": self.reconnects, "tasks": len(self._tasks)}
+        return {**self.counts, "errors": self.errors, "reconnects": self.reconnects, "tasks": len(self._tasks),
+                "unsupported": len(self.unsupported)}
 
     # --- the watch loops ----------------------------------------------------------------------------
     def _spawn(self, symbol: str, kind: str) -> None:
+        has = self.exchange.has
+        needs = {"trades": ("watchTrades",), "book": ("watchOrderBook",), "quotes": ("watchBidsAsks", "watchTicker"),
+                 "bars": ("watchOHLCV",)}[kind]
+        if not any(has.get(n) for n in needs):
+            # e.g. a venue without candles over WebSocket: the other kinds still stream
+            log.warning("%s does not stream %s over WebSocket (ccxt has no %s); skipped", self.venue, kind, needs[0])
+            self.unsupported.add(kind)
+            return
         task = asyncio.get_running_loop().create_task(self._run(symbol, kind), name=f"ccxt-{self.venue}-{kind}-{symbol}")
         self._tasks[(symbol, kind)] = task
 
@@ -215,7 +225,11 @@ class CcxtMarketDataClient:
                     attempt = 0
             except asyncio.CancelledError:
                 raise
-            except (ccxtpro.BadSymbol, ccxtpro.NotSupported, ccxtpro.AuthenticationError, ccxtpro.PermissionDenied) as exc:
+            except ccxtpro.NotSupported as exc:
+                log.warning("%s %s %s: not supported by the venue: %s", self.venue, symbol, kind, exc)
+                self.unsupported.add(kind)
+                return
+            except (ccxtpro.BadSymbol, ccxtpro.AuthenticationError, ccxtpro.PermissionDenied) as exc:
                 log.error("%s %s %s: giving up: %s", self.venue, symbol, kind, exc)
                 self._emit_state(VenueDisconnected, reason=f"{kind} {symbol}: {type(exc).__name__}")
                 return
