@@ -61,6 +61,10 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     exchange = (args.exchange or ctx.settings.general.exchange).lower()
     venue_overrides(ctx, exchange)
     symbols = [normalize_symbol(s) for s in (args.symbols or ctx.settings.general.symbols[:1])]
+    if exchange == "sim":  # refuse an unknown symbol before anything starts
+        from quantai_tui.connectors.sim import sim_spec
+
+        symbols = [sim_spec(s).symbol for s in symbols]
     kinds = parse_kinds(args.kinds)
     duration = parse_duration(args.duration) if args.duration else None
     out = Path(args.out).expanduser() if args.out else ctx.paths.recordings_dir
@@ -93,6 +97,10 @@ async def _record(ctx: Context, exchange: str, symbols: list[str], kinds: list[s
     from quantai_tui.engine.bus import MessageBus
 
     settings = ctx.settings
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):  # first: a Ctrl-C from now on stops cleanly
+        loop.add_signal_handler(sig, stop.set)
     await asyncio.to_thread(warm_up)
     bus = MessageBus()
     clock = LiveClock()
@@ -103,10 +111,6 @@ async def _record(ctx: Context, exchange: str, symbols: list[str], kinds: list[s
                         snapshot_interval_s=settings.data.book_snapshot_interval_s)
     sub = subscribe_recorder(bus, recorder, venue, symbols, kinds)
     bus.subscribe(f"connector.{venue}", lambda ev: _status(ev))
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     progress = _Progress(f"{venue} {','.join(symbols)}", out)
     t0 = time.monotonic()
     await bus.start()

@@ -183,7 +183,7 @@ class Recorder:
             "messages": self.messages,
             "pending": self.pending,
             "bytes": self.bytes_written,
-            "files": len({(k[0], k[1], k[2], k[3], k[4]) for k in self._writers}) + len(self.files_done),
+            "files": len(list(self._writers)) + len(self.files_done),
             "flushes": self.flushes,
         }
 
