@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import logging
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from tests.tui.fake_engine import FakeEngine  # noqa: E402
-
-from quantai_tui.settings.schema import TuiSettings  # noqa: E402
-from quantai_tui.tui.app import AppOptions, QuantAIApp  # noqa: E402
+from quantai_tui.settings.schema import TuiSettings
+from quantai_tui.tui.app import AppOptions, QuantAIApp
+from tests.tui.fake_engine import FakeEngine
 
 SIZE = (160, 48)
 
