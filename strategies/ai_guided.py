@@ -51,6 +51,7 @@ def offline_regime(prices: list[float], trend_er: float, max_vol: float) -> str:
 
 class AiGuided(Strategy):
     name = "ai_guided"
+    max_symbols = 1
 
     interval_s = Param(3600.0, "seconds of market time between advisor calls", min=1.0)
     lookback = Param(120, "prices the features (and the offline rule) look at", min=10)

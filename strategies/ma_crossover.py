@@ -26,6 +26,7 @@ EPS = 1e-12
 
 class MaCrossover(Strategy):
     name = "ma_crossover"
+    max_symbols = 1
 
     fast = Param(10, "fast SMA length (bars or ticks)", min=1)
     slow = Param(30, "slow SMA length", min=2)

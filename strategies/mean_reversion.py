@@ -22,6 +22,7 @@ from quantai_tui.engine.strategy import Param, Strategy
 
 class MeanReversion(Strategy):
     name = "mean_reversion"
+    max_symbols = 1
 
     length = Param(20, "Bollinger window", min=2)
     k = Param(2.0, "band width in standard deviations", min=0.1)

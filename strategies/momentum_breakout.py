@@ -21,6 +21,7 @@ from quantai_tui.engine.strategy import Param, Strategy
 
 class MomentumBreakout(Strategy):
     name = "momentum_breakout"
+    max_symbols = 1
 
     lookback = Param(20, "bars whose high must be broken", min=2)
     volume_mult = Param(1.5, "breakout volume vs the lookback's average volume", min=0.0)

@@ -62,6 +62,7 @@ def engle_granger(y: np.ndarray, x: np.ndarray, lags: int = 1) -> tuple[float, f
 
 class PairsTrading(Strategy):
     name = "pairs_trading"
+    max_symbols = 2
 
     window = Param(288, "bars in the rolling regression (288 = one day of 5m bars)", min=20)
     entry_z = Param(2.0, "enter when |z| exceeds this", min=0.0)

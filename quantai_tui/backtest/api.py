@@ -113,6 +113,9 @@ def infer_instrument(src: DataSource) -> Instrument:
 
 def resolve_data(data: DataInput, *, symbol: str | None = None, timeframe: str | None = None,
                  venue: str | None = None) -> list[DataSource] | Recording:
+    """Plain files become DataSources; recordings in the QuantAI schema (data/schema.py: what
+    `quantai record`, `data import` and `data download` write) and catalog queries become a
+    Recording streamed by data/reader.py, merged in the order they were received."""
     if isinstance(data, Recording):
         return data
     if isinstance(data, CatalogQuery):
@@ -120,6 +123,11 @@ def resolve_data(data: DataInput, *, symbol: str | None = None, timeframe: str |
     items: Sequence[Any] = [data] if isinstance(data, (str, Path, DataSource)) else list(data)
     if not items:
         raise DataError("no data given")
+    recorded = [Path(i) for i in items if not isinstance(i, DataSource) and is_recording(i)]
+    if recorded:
+        if len(recorded) != len(items):
+            raise DataError("recordings (QuantAI schema) and plain files cannot be mixed in one backtest")
+        return recording_from_files(recorded)
     if symbol and len(items) > 1:
         raise DataError("--symbol names the symbol of one file; with several files name them in the file names")
     out = []
@@ -129,21 +137,71 @@ def resolve_data(data: DataInput, *, symbol: str | None = None, timeframe: str |
     return out
 
 
-def _from_catalog(q: CatalogQuery) -> list[DataSource]:
+def is_recording(path: str | Path) -> bool:
+    """A Parquet file (or a recording's parts) in the QuantAI recording schema."""
+    p = Path(path)
+    if not p.name.endswith(".parquet") and not p.is_dir():
+        return False
     try:
-        from quantai_tui.data.catalog import Catalog  # type: ignore[import-not-found]
-    except ImportError:
-        raise DataError("the local data catalog is not available in this build; pass --data FILE") from None
-    from quantai_tui.paths import Paths
+        from quantai_tui.data.reader import file_info
 
-    cat = Catalog([Paths().data_dir])  # type: ignore[attr-defined]
+        file_info(p)
+    except Exception:
+        return False
+    return True
+
+
+def recording_from_files(paths: list[Path], start: Any = None, end: Any = None) -> Recording:
+    """Recorded files as one stream (data/reader.py merges them by receive order)."""
+    from quantai_tui.core.events import market_topic
+    from quantai_tui.data.reader import file_info, replay
+
+    infos = [file_info(p) for p in paths]
+    if start is None:  # from the beginning the deltas rebuild every book: periodic snapshots are redundant
+        books = {(i.meta.venue, i.meta.symbol) for i in infos if i.meta.kind == "book"}
+        infos = [i for i in infos if not (i.meta.kind == "book_snapshots" and (i.meta.venue, i.meta.symbol) in books)]
+    venues = {i.meta.venue for i in infos}
+    if len(venues) > 1:
+        raise DataError(f"data from several venues ({', '.join(sorted(venues))}) in one backtest")
+    kinds = {"book" if i.meta.kind == "book_snapshots" else i.meta.kind for i in infos}
+    symbols = list(dict.fromkeys(i.meta.symbol for i in infos))
+    tf = next((i.meta.timeframe for i in infos if i.meta.kind == "bars" and i.meta.timeframe), "") or ""
+    venue = venues.pop()
+    insts = {s: _instrument_from_recording(venue, s, [i.path for i in infos if i.meta.symbol == s]) for s in symbols}
+
+    def stream() -> Any:
+        for ev in replay([i.path for i in infos], start_ns=parse_time(start), end_ns=parse_time(end)):
+            yield market_topic(ev.TOPIC, ev.venue, ev.symbol), ev  # type: ignore[attr-defined]
+
+    return Recording(stream(), insts, venue, tf, kinds)
+
+
+def _instrument_from_recording(venue: str, symbol: str, paths: list[Path]) -> Instrument:
+    from quantai_tui.data.reader import record_batches
+
+    prices: list[float] = []
+    for p in paths:
+        for rb in record_batches(p):
+            for col in ("price", "close", "bid"):
+                if col in rb.schema.names:
+                    prices.extend(x for x in rb.column(col).to_pylist()[:2000] if x is not None)
+            break
+    src = DataSource(Path(paths[0]), "trades", symbol, venue)
+    src.price_sample = lambda n=2000: prices[:n]  # type: ignore[method-assign]
+    return infer_instrument(src)
+
+
+def _from_catalog(q: CatalogQuery) -> Recording:
+    from quantai_tui.data.catalog import Catalog
+
     kind = q.kind or ("bars" if q.timeframe else "trades")
-    found = cat.find(symbol=q.symbol, timeframe=q.timeframe, start=parse_time(q.start), end=parse_time(q.end),
-                     exchange=q.exchange, kind=kind)
-    paths = [getattr(f, "path", f) for f in (found or [])]
-    if not paths:
-        raise DataError(f"no {kind} for {q.symbol} {q.timeframe or ''} in the local catalog")
-    return [open_source(p, symbol=q.symbol, venue=q.exchange, timeframe=q.timeframe) for p in paths]
+    found = Catalog().find(symbol=q.symbol, kind=kind, timeframe=q.timeframe, start=q.start, end=q.end,
+                           exchange=q.exchange)
+    if not found:
+        span = f" from {q.start or 'the start'} to {q.end or 'the end'}"
+        raise DataError(f"no {kind}{' ' + q.timeframe if q.timeframe else ''} for {q.symbol}{span} in the local "
+                        "catalog (quantai data download / import / record put data there)")
+    return recording_from_files([Path(e.path) for e in found], q.start, q.end)
 
 
 def _total_rows(sources: list[DataSource]) -> int | None:
@@ -200,6 +258,8 @@ def run_backtest(
         the_venue = resolved.venue
         stream: Iterable[Tagged] = resolved.events
         kinds = resolved.kinds or (kinds_of(resolved.events) if isinstance(resolved.events, list) else {"trades"})
+        if isinstance(data, CatalogQuery):
+            start = end = None  # the query already selected its window
         bar_ns = {s: timeframe_ns(resolved.timeframe) for s in insts} if resolved.timeframe else {}
         tf_label = resolved.timeframe
         total = len(resolved.events) if isinstance(resolved.events, list) else None
@@ -224,7 +284,10 @@ def run_backtest(
         metrics_period_ns=timeframe_ns(metrics_period) if metrics_period else None,
         check_balance=check_balance, data_kinds=kinds, settings=settings,
     )
-    engine.add_strategy(strat)
+    trade = [symbol] if symbol and symbol in insts else None
+    if symbol and isinstance(resolved, Recording) and trade is None:
+        raise DataError(f"{symbol} is not in the data (it has {', '.join(insts)})")
+    engine.add_strategy(strat, trade)
     engine.run(stream, total=total, progress=progress, speed=speed, start_ns=parse_time(start), end_ns=parse_time(end))
     return engine.result(strat, tf_label, time.perf_counter() - t_start, fee_bps=str(fee),
                          slippage_bps=str(to_decimal(slippage_bps)))

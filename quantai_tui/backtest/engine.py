@@ -189,7 +189,9 @@ class BacktestEngine:
             mode=TradingMode.BACKTEST, venues=[venue], symbols=self.symbols, store="memory",
             instruments=list(self.instruments.values()), initial_balances={self.currency: self.initial_capital},
             fee_bps=Decimal(fee_bps), slippage_bps=Decimal(slippage_bps), latency_ms=0.0,
-            bar_mode="bars" in self.data_kinds, market_data=False, reconcile=False, client_id_tag="bt",
+            # bars fill at the next open only when bars are all there is; with trades, quotes or a
+            # book in the replay the fill model fills from those, as it does live
+            bar_mode=bool(self.data_kinds) and self.data_kinds <= {"bars"}, market_data=False, reconcile=False, client_id_tag="bt",
             sample_equity_s=0.0)
         from quantai_tui.store.memory import MemoryStore
 
@@ -268,7 +270,9 @@ class BacktestEngine:
     def add_strategy(self, strategy: Strategy, symbols: list[str] | None = None) -> None:
         """As the kernel attaches a strategy, driven synchronously, subscribed to the market
         data kinds it asks for (`subscriptions`) among those replayed."""
-        syms = symbols or self.symbols
+        syms = list(symbols or self.symbols)
+        if strategy.max_symbols is not None:
+            syms = syms[: strategy.max_symbols]
         ctx = self.kernel.context(strategy.id, self.venue_name)
         ctx.pre_submit = strategy._own_orders.add  # noqa: SLF001 - the strategy knows its ids first
         strategy.bind(ctx, venue=self.venue_name, symbols=syms, drive=drive_sync, data_kinds=self.data_kinds)
@@ -299,7 +303,7 @@ class BacktestEngine:
             self._stop_strategies()
             return
         clock = self.clock
-        t0 = first[1].ts_event
+        t0 = first[1].ts_init
         clock.set_time(t0)
         self.metrics.first_ts = t0
         self._start_strategies()
@@ -316,7 +320,7 @@ class BacktestEngine:
         step = 65_536
         next_report = step
         for topic, ev in it:
-            ts = ev.ts_event
+            ts = ev.ts_init  # when it was received: the clock of the run that recorded it
             if ts >= clock.next_due:
                 clock.advance_to(ts)
             else:
@@ -376,7 +380,7 @@ def _paced(it: Iterator[Tagged], speed: float) -> Iterator[Tagged]:
     wall0 = time.monotonic()
     t0: int | None = None
     for item in it:
-        ts = item[1].ts_event
+        ts = item[1].ts_init
         if t0 is None:
             t0 = ts
         delay = (ts - t0) / 1e9 / speed - (time.monotonic() - wall0)

@@ -170,6 +170,8 @@ class Strategy:
 
     #: name shown in reports and used as the default strategy id (default: the class name)
     name: ClassVar[str] = ""
+    #: how many of the run's symbols it trades (the first ones); None: all of them
+    max_symbols: ClassVar[int | None] = None
 
     def __init__(self, params: Mapping[str, Any] | None = None, *, strategy_id: str | None = None) -> None:
         resolved = resolve_params(type(self), params or {})
@@ -247,6 +249,10 @@ class Strategy:
     def dispatcher(self, method: str) -> Callable[[Any], Any]:
         """A synchronous callable for the bus that runs handler `method` to completion."""
         fn = getattr(self, method)
+        wanted = self.subscriptions()
+        kind = _KIND_OF.get(method)
+        if wanted is not None and kind is not None and kind not in wanted:
+            return _ignore  # subscribed by a runtime that does not ask subscriptions(): a no-op
         if not inspect.iscoroutinefunction(fn):
             return fn
         drive = self._drive
@@ -418,6 +424,13 @@ def resolve_params(cls: type[Strategy], given: Mapping[str, Any]) -> dict[str, A
         if problem:
             raise StrategyError(f"{where}: {problem}")
     return out
+
+
+_KIND_OF = {"on_tick": "trades", "on_quote": "quotes", "on_book": "book", "on_bar": "bars"}
+
+
+def _ignore(_ev: Any) -> None:
+    return None
 
 
 def _to_qty(inst: Instrument, value: Any) -> Quantity:
