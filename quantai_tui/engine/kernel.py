@@ -378,7 +378,7 @@ class Kernel:
             order = await self.oms.submit(c)
             if order is None:
                 d = self.oms.denials[-1] if self.oms.denials else None
-                return CommandResult(False, f"denied by {d.check}: {d.reason}" if d else "denied", 
+                return CommandResult(False, f"denied by {d.check}: {d.reason}" if d else "denied",
                                      d.client_order_id if d else None)
             return CommandResult(True, order.status.value, order.client_order_id, order)
         if isinstance(c, CancelOrder):
@@ -388,8 +388,13 @@ class Kernel:
             n = await self.oms.cancel_all(c.venue, c.symbol, c.strategy_id)
             return CommandResult(True, f"{n} order(s) to cancel", data=n)
         if isinstance(c, ModifyOrder):
+            before = len(self.oms.denials) and self.oms.denials[-1]
             ok = await self.oms.modify(c)
-            return CommandResult(ok, "amend requested" if ok else "not amended", c.client_order_id)
+            msg = "amend requested"
+            if not ok:
+                d = self.oms.denials[-1] if self.oms.denials else None
+                msg = f"denied by {d.check}: {d.reason}" if d is not None and d is not before else "not an open order"
+            return CommandResult(ok, msg, c.client_order_id)
         if isinstance(c, EngageKillSwitch):
             report = await self.kill_switch.engage(c.reason, c.source, c.flatten)
             return CommandResult(True, "kill switch engaged", data=report)
