@@ -29,6 +29,7 @@ from tests.exchange_server.private_engine import Engine, PrivFill, PrivOrder
 
 log = logging.getLogger("tests.exchange_server.private")
 Handler = Callable[[web.Request, str], Awaitable[web.Response]]
+ACCEPTED = web.RequestKey("accepted", bool)  # a handler sets it once the order is placed
 
 
 def hmac_sha256(secret: str, payload: str) -> bytes:
@@ -45,6 +46,7 @@ class PrivateVenue:
         self.passphrase = passphrase
         self.sessions: list[WsSession] = []  # authenticated user-stream sessions
         self.pushed: list[Any] = []  # every push that went out (after mute)
+        self.dropped = 0  # replies lost on purpose (faults.drop_rate)
         self._queue: asyncio.Queue[Any] | None = None
         self._writer: asyncio.Task[None] | None = None
         engine.listeners.append(self._on_engine)
@@ -65,7 +67,7 @@ class PrivateVenue:
                 if refused is not None:
                     return refused
             resp = await handler(request, body)
-            if create and request.get("accepted") and engine.faults.should_drop():
+            if create and request.get(ACCEPTED) and engine.faults.should_drop():
                 return await self._lose_reply(request, resp)
             return resp
 
@@ -73,6 +75,7 @@ class PrivateVenue:
 
     async def _lose_reply(self, request: web.Request, resp: web.Response) -> web.StreamResponse:
         faults = self.engine.faults
+        self.dropped += 1
         if faults.drop_mode == "hang":  # answered after the client stopped waiting
             await asyncio.sleep(faults.hang_s)
             return resp

@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from tests.exchange_server.core import ExchangeServer, WsSession
-from tests.exchange_server.private_base import PrivateVenue, hmac_sha256
+from tests.exchange_server.private_base import ACCEPTED, PrivateVenue, hmac_sha256
 from tests.exchange_server.private_engine import Engine, EngineError, PrivFill, PrivOrder, now_ms
 
 SPOT_TYPES = {"LIMIT": ("LIMIT", "GTC"), "MARKET": ("MARKET", "GTC"), "STOP_LOSS": ("STOP_MARKET", "GTC"),
@@ -161,7 +161,7 @@ class BinancePrivate(PrivateVenue):
                                   reduce_only=p.get("reduceOnly") == "true")
         except EngineError as exc:
             return self.error(exc.kind)
-        request["accepted"] = True
+        request[ACCEPTED] = True
         if self.futures:
             return self.json(self.usdm_order(o))
         out = {**self.spot_order(o, ack=True)}

@@ -24,7 +24,7 @@ import orjson
 from aiohttp import web
 
 from tests.exchange_server.core import ExchangeServer, WsSession
-from tests.exchange_server.private_base import PrivateVenue, hmac_sha256
+from tests.exchange_server.private_base import ACCEPTED, PrivateVenue, hmac_sha256
 from tests.exchange_server.private_engine import Engine, EngineError, PrivFill, PrivOrder, now_ms
 
 RET = {"duplicate": (110072, "OrderLinkedID is duplicate"),
@@ -132,7 +132,7 @@ class BybitPrivate(PrivateVenue):
                                   trigger=trigger, reduce_only=bool(b.get("reduceOnly")))
         except EngineError as exc:
             return self.refused(exc.kind)
-        request["accepted"] = True
+        request[ACCEPTED] = True
         return self.ret(0, "OK", {"orderId": o.oid, "orderLinkId": o.coid})
 
     async def cancel(self, request: web.Request, body: str) -> web.Response:

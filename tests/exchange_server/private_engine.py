@@ -59,6 +59,7 @@ class PrivateFaults:
     throttle: list[tuple[int, float]] = field(default_factory=list)
     echo_key: bool = False
     mute_stream: bool = False
+    refuse_creates: int = 0  # the next N placements are refused (insufficient balance)
     rng: random.Random = field(default_factory=lambda: random.Random(7))
 
     def reseed(self, seed: int) -> None:
@@ -204,6 +205,9 @@ class Engine:
             raise EngineError("invalid", f"unknown symbol {native}")
         if coid in self.by_coid:
             raise EngineError("duplicate", "duplicate client order id")
+        if self.faults.refuse_creates > 0:
+            self.faults.refuse_creates -= 1
+            raise EngineError("insufficient", "insufficient balance")
         if qty <= 0 or (type in ("LIMIT", "STOP_LIMIT") and (price is None or price <= 0)):
             raise EngineError("invalid", "bad quantity or price")
         if not m.derivative and type in ("LIMIT", "STOP_LIMIT") and side == "BUY":

@@ -23,7 +23,7 @@ import orjson
 from aiohttp import web
 
 from tests.exchange_server.core import ExchangeServer, WsSession
-from tests.exchange_server.private_base import PrivateVenue, hmac_sha256
+from tests.exchange_server.private_base import ACCEPTED, PrivateVenue, hmac_sha256
 from tests.exchange_server.private_engine import Engine, EngineError, PrivFill, PrivOrder, now_ms
 
 ORD_TYPES = {"limit": ("LIMIT", "GTC"), "market": ("MARKET", "IOC"), "post_only": ("LIMIT", "POST_ONLY"),
@@ -141,7 +141,7 @@ class OkxPrivate(PrivateVenue):
                                   reduce_only=str(b.get("reduceOnly", "false")).lower() == "true")
         except EngineError as exc:
             return self.failed(exc.kind, coid)
-        request["accepted"] = True
+        request[ACCEPTED] = True
         return self.ok([{"clOrdId": o.coid, "ordId": o.oid, "tag": "", "ts": str(o.created_ms), "sCode": "0",
                          "sMsg": "Order placed"}])
 
