@@ -35,7 +35,7 @@ from bisect import insort
 from decimal import Decimal
 from typing import Final
 
-from quantai_tui.core.book import OrderBook
+from quantai_tui.core.book import BookSide, OrderBook
 from quantai_tui.core.enums import LiquiditySide, OrderSide, OrderType, TimeInForce
 from quantai_tui.core.instruments import Instrument
 from quantai_tui.core.positions import to_raw
@@ -284,7 +284,7 @@ class Matcher:
             return False
         return px >= best if sign > 0 else px <= best
 
-    def _take(self, o: SimOrder, levels: list[tuple[float, float]], limit: float, ts: int, out: list[Execution]) -> None:
+    def _take(self, o: SimOrder, levels: _Levels, limit: float, ts: int, out: list[Execution]) -> None:
         """Fill o as taker against book levels up to `limit`."""
         scale = self.size_scale
         lot = self.lot_raw
@@ -561,17 +561,51 @@ class Matcher:
         return list(self.orders.values())
 
 
-def _opposite(book: OrderBook | None, sign: int) -> list[tuple[float, float]] | None:
+class _Levels:
+    """The levels a taker would hit, best first, read lazily: most orders need one or two."""
+
+    __slots__ = ("side", "_n", "_cache")
+
+    def __init__(self, side: BookSide) -> None:
+        self.side = side
+        self._n = 0
+        self._cache: list[tuple[float, float]] = []
+
+    def __getitem__(self, i: int) -> tuple[float, float]:
+        if i == 0 and not self._cache:
+            best = self.side.best()
+            assert best is not None
+            return best
+        return self._all()[i]
+
+    def _all(self) -> list[tuple[float, float]]:
+        if len(self._cache) < len(self.side):
+            self._cache = self.side.top(max(8, 4 * len(self._cache)))
+        return self._cache
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        i = 0
+        while True:
+            levels = self._all()
+            if i >= len(levels):
+                if len(levels) >= len(self.side):
+                    return
+                continue
+            yield levels[i]
+            i += 1
+
+
+def _opposite(book: OrderBook | None, sign: int) -> _Levels | None:
     """The levels a taker on side `sign` would hit, best first; None if that side is empty."""
     if book is None:
         return None
     side = book.asks if sign > 0 else book.bids
     if not len(side):
         return None
-    return side.top(50)
+    return _Levels(side)
 
 
-def _available(levels: list[tuple[float, float]], sign: int, limit: float, scale: int) -> int:
+def _available(levels: _Levels, sign: int, limit: float, scale: int) -> int:
     total = 0
     for px, size in levels:
         if (sign > 0 and px > limit) or (sign < 0 and px < limit):

@@ -54,7 +54,10 @@ class KernelTradingContext:
     async def submit_order(self, command: SubmitOrder) -> str:
         cmd = command
         if not cmd.client_order_id:
-            cmd = _replace(cmd, client_order_id=self._oms.next_client_order_id())
+            c = cmd
+            cmd = SubmitOrder(c.venue, c.symbol, c.side, c.order_type, c.quantity, c.price, c.trigger_price,
+                              c.time_in_force, c.post_only, c.reduce_only, c.strategy_id,
+                              self._oms.next_client_order_id())
         if self.pre_submit is not None:
             self.pre_submit(cmd.client_order_id)
         await self._oms.submit(cmd)
@@ -129,8 +132,3 @@ class KernelTradingContext:
     def cancel_timer(self, name: str) -> None:
         self._clock.cancel_timer(f"{self.strategy_id}:{name}")
 
-
-def _replace(cmd: SubmitOrder, **kw: Any) -> SubmitOrder:
-    from dataclasses import replace
-
-    return replace(cmd, **kw)
