@@ -37,73 +37,91 @@ class ColumnBuffer:
     def __init__(self, kind: str) -> None:
         self.kind = check_kind(kind)
         self.names = schema(kind).names
-        self.cols: dict[str, list[Any]] = {n: [] for n in self.names}
-        self.messages = 0
+        self._reset()
         self.append = getattr(self, f"_append_{'book' if kind.startswith('book') else kind}")
 
+    def _reset(self) -> None:
+        # one list per column, in schema order; the append methods unpack this tuple
+        self.lists: tuple[list[Any], ...] = tuple([] for _ in self.names)
+        self.messages = 0
+
     def __len__(self) -> int:
-        return len(self.cols["seq"])
+        return len(self.lists[0])
 
     def take(self, meta: FileMeta | None = None) -> pa.Table:
         """The rows as a table (with `meta` as file metadata); the buffer is emptied."""
         sch = meta.schema() if meta is not None else schema(self.kind)
-        table = pa.Table.from_pydict(self.cols, schema=sch)
-        self.cols = {n: [] for n in self.names}
-        self.messages = 0
+        table = pa.Table.from_arrays([pa.array(col, type=f.type) for col, f in zip(self.lists, sch, strict=True)],
+                                     schema=sch)
+        self._reset()
         return table
 
-    def _common(self, ev: Any, seq: int) -> None:
-        c = self.cols
-        c["seq"].append(seq)
-        c["ts_event"].append(ev.ts_event)
-        c["ts_init"].append(ev.ts_init)
-        c["venue"].append(ev.venue)
-        c["symbol"].append(ev.symbol)
-
     def _append_trades(self, ev: TradeTick, seq: int) -> None:
-        self._common(ev, seq)
-        c = self.cols
-        c["price"].append(ev.price)
-        c["size"].append(ev.size)
-        c["side"].append(int(ev.aggressor))
-        c["trade_id"].append(ev.trade_id)
+        s, te, ti, v, sy, p, q, side, tid = self.lists
+        s.append(seq)
+        te.append(ev.ts_event)
+        ti.append(ev.ts_init)
+        v.append(ev.venue)
+        sy.append(ev.symbol)
+        p.append(ev.price)
+        q.append(ev.size)
+        side.append(int(ev.aggressor))
+        tid.append(ev.trade_id)
         self.messages += 1
 
     def _append_quotes(self, ev: QuoteTick, seq: int) -> None:
-        self._common(ev, seq)
-        c = self.cols
-        c["bid"].append(ev.bid)
-        c["bid_size"].append(ev.bid_size)
-        c["ask"].append(ev.ask)
-        c["ask_size"].append(ev.ask_size)
+        s, te, ti, v, sy, b, bs, a, as_ = self.lists
+        s.append(seq)
+        te.append(ev.ts_event)
+        ti.append(ev.ts_init)
+        v.append(ev.venue)
+        sy.append(ev.symbol)
+        b.append(ev.bid)
+        bs.append(ev.bid_size)
+        a.append(ev.ask)
+        as_.append(ev.ask_size)
         self.messages += 1
 
     def _append_bars(self, ev: Bar, seq: int) -> None:
-        self._common(ev, seq)
-        c = self.cols
-        c["timeframe"].append(ev.timeframe)
-        c["open"].append(ev.open)
-        c["high"].append(ev.high)
-        c["low"].append(ev.low)
-        c["close"].append(ev.close)
-        c["volume"].append(ev.volume)
-        c["closed"].append(ev.closed)
+        s, te, ti, v, sy, tf, o, h, lo, c, vol, closed = self.lists
+        s.append(seq)
+        te.append(ev.ts_event)
+        ti.append(ev.ts_init)
+        v.append(ev.venue)
+        sy.append(ev.symbol)
+        tf.append(ev.timeframe)
+        o.append(ev.open)
+        h.append(ev.high)
+        lo.append(ev.low)
+        c.append(ev.close)
+        vol.append(ev.volume)
+        closed.append(ev.closed)
         self.messages += 1
 
     def _append_book(self, ev: OrderBookDeltas, seq: int) -> None:
-        c = self.cols
-        n = len(ev.bids) + len(ev.asks)
-        levels: list[tuple[int, float | None, float | None]] = [(0, p, s) for p, s in ev.bids]
-        levels += [(1, p, s) for p, s in ev.asks]
-        if not n:  # keep the message: an empty snapshot clears the book
-            levels = [(BOOK_NO_LEVEL, None, None)]
+        s, te, ti, v, sy, snap, sq, side, p, q = self.lists
+        bids, asks = ev.bids, ev.asks
+        nb, na = len(bids), len(asks)
+        n = nb + na
+        if n:
+            side.extend([0] * nb)
+            side.extend([1] * na)
+            p.extend([lv[0] for lv in bids])
+            p.extend([lv[0] for lv in asks])
+            q.extend([lv[1] for lv in bids])
+            q.extend([lv[1] for lv in asks])
+        else:  # keep the message: an empty snapshot clears the book
             n = 1
-        for name, value in (("seq", seq), ("ts_event", ev.ts_event), ("ts_init", ev.ts_init), ("venue", ev.venue),
-                            ("symbol", ev.symbol), ("is_snapshot", ev.is_snapshot), ("sequence", ev.sequence)):
-            c[name].extend([value] * n)
-        c["side"].extend([lv[0] for lv in levels])
-        c["price"].extend([lv[1] for lv in levels])
-        c["size"].extend([lv[2] for lv in levels])
+            side.append(BOOK_NO_LEVEL)
+            p.append(None)
+            q.append(None)
+        s.extend([seq] * n)
+        te.extend([ev.ts_event] * n)
+        ti.extend([ev.ts_init] * n)
+        v.extend([ev.venue] * n)
+        sy.extend([ev.symbol] * n)
+        snap.extend([ev.is_snapshot] * n)
+        sq.extend([ev.sequence] * n)
         self.messages += 1
 
 

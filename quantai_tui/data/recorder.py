@@ -24,7 +24,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from quantai_tui.core.book import OrderBook
 from quantai_tui.core.clock import Clock, LiveClock
 from quantai_tui.core.events import Event, OrderBookDeltas
 from quantai_tui.data.codec import KIND_OF, ColumnBuffer
@@ -62,7 +61,7 @@ class Recorder:
         self.flushes = 0
         self._buffers: dict[Key, ColumnBuffer] = {}
         self._writers: dict[Key, DayFileWriter] = {}
-        self._books: dict[tuple[str, str], OrderBook] = {}
+        self._books: dict[tuple[str, str], tuple[dict[float, float], dict[float, float]]] = {}
         self._last_snap: dict[tuple[str, str], tuple[int, int]] = {}  # -> (day, ts_init)
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
@@ -99,11 +98,21 @@ class Recorder:
             self._track_book(ev, seq, day)  # type: ignore[arg-type]
 
     def _track_book(self, ev: OrderBookDeltas, seq: int, day: int) -> None:
+        # plain dicts: sorted only when a snapshot is taken, which is rare
         bk = (ev.venue, ev.symbol)
         book = self._books.get(bk)
         if book is None:
-            book = self._books[bk] = OrderBook(ev.venue, ev.symbol)
-        book.apply(ev)
+            book = self._books[bk] = ({}, {})
+        bids, asks = book
+        if ev.is_snapshot:
+            bids.clear()
+            asks.clear()
+        for side, levels in ((bids, ev.bids), (asks, ev.asks)):
+            for p, q in levels:
+                if q > 0.0:
+                    side[p] = q
+                else:
+                    side.pop(p, None)
         last = self._last_snap.get(bk)
         if last is None or last[0] != day or ev.ts_init - last[1] >= self.snapshot_interval_ns:
             self._last_snap[bk] = (day, ev.ts_init)
@@ -111,7 +120,9 @@ class Recorder:
             buf = self._buffers.get(key)
             if buf is None:
                 buf = self._buffers[key] = ColumnBuffer("book_snapshots")
-            buf.append(book.snapshot(), seq)
+            snap = OrderBookDeltas.make(ev.venue, ev.symbol, tuple(sorted(bids.items(), reverse=True)),
+                                        tuple(sorted(asks.items())), True, ev.sequence, ev.ts_event, ev.ts_init)
+            buf.append(snap, seq)
 
     # --- the writing side ---------------------------------------------------------------------------
     def start(self) -> asyncio.Task[None]:
