@@ -18,12 +18,11 @@ import pytest
 from quantai_tui.connectors.credentials import Credentials
 from quantai_tui.core.clock import LiveClock
 from quantai_tui.core.commands import CancelAllOrders, CancelOrder, ModifyOrder
-from quantai_tui.core.enums import OrderSide, OrderStatus, OrderType, TradingState
+from quantai_tui.core.enums import OrderStatus, TradingState
 from quantai_tui.core.errors import ConfigError, RateLimited
 from quantai_tui.core.secrets import Secret
-from quantai_tui.engine.kernel import EXECUTION_FACTORIES
-from quantai_tui.core.events import OrderFilled, ReconciliationCompleted
 from quantai_tui.core.values import Price, Quantity
+from quantai_tui.engine.kernel import EXECUTION_FACTORIES
 from quantai_tui.store.sqlite import read_events
 from tests.live_venues.harness import Rig, VenueSpec
 

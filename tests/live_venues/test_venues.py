@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.live_venues.harness import BINANCE_SPOT, BINANCE_USDM, BYBIT_LINEAR, OKX_SWAP
+from tests.live_venues.harness import BINANCE_SPOT, BINANCE_USDM, BYBIT_LINEAR, BYBIT_SPOT, OKX_SPOT, OKX_SWAP
 from tests.live_venues.suite import LiveVenueSuite
 
 
@@ -20,3 +20,11 @@ class TestOkxSwap(LiveVenueSuite):
 
 class TestBybitLinear(LiveVenueSuite):
     spec = BYBIT_LINEAR
+
+
+class TestOkxSpot(LiveVenueSuite):
+    spec = OKX_SPOT
+
+
+class TestBybitSpot(LiveVenueSuite):
+    spec = BYBIT_SPOT

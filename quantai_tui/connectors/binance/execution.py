@@ -33,8 +33,7 @@ from quantai_tui.connectors.live_execution import (
     split_native,
     text,
 )
-from quantai_tui.connectors.stream import Conn
-from quantai_tui.core.enums import OrderSide, OrderStatus, OrderType, TimeInForce
+from quantai_tui.core.enums import OrderSide, OrderStatus, OrderType
 from quantai_tui.core.errors import QuantAIError, RateLimited, VenueRejected, VenueUnavailable
 from quantai_tui.core.execution import AccountReport, FillReport, OrderRequest, OrderStatusReport, PositionReport
 from quantai_tui.core.symbols import parse_symbol
@@ -151,7 +150,7 @@ class BinanceExecutionClient(LiveExecutionClient):
                            f.get("commissionAsset") or quote, False, ts)
         if status == "CANCELED":
             self.canceled(coid, sym, vid, "", ms_to_ns(ts) or None)
-        elif status in ("EXPIRED", "EXPIRED_IN_MATCH") and (not self.futures or not dec(d.get("executedQty"))):
+        elif status in ("EXPIRED", "EXPIRED_IN_MATCH"):  # an IOC remainder; fills still apply after it
             self.expired(coid, sym, vid, ms_to_ns(ts) or None)
         elif status == "REJECTED":
             self.rejected(coid, sym, "rejected by the venue", ms_to_ns(ts) or None)
@@ -315,6 +314,8 @@ class BinanceExecutionClient(LiveExecutionClient):
         msg = orjson.loads(raw)
         if "data" in msg and "stream" in msg:  # a combined-stream wrapper
             msg = msg["data"]
+        elif "event" in msg and "subscriptionId" in msg:  # the WebSocket API's user data wrapper
+            msg = msg["event"]
         e = msg.get("e")
         if e == "executionReport":
             self._on_execution_report(msg)

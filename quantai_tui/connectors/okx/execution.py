@@ -144,7 +144,11 @@ class OkxExecutionClient(LiveExecutionClient):
         if px is not None:
             p["newPx"] = text(px)
         await self.call(self.ex.private_post_trade_amend_order, p)
-        rep = await self._query_order(client_order_id, symbol)  # done already? else the push will say
+        try:  # done already? else the push will say (a failed read must not make the amend UNKNOWN)
+            rep = await self._query_order(client_order_id, symbol)
+        except Exception as exc:
+            self.log.info("amended %s; reading it back failed (%r): waiting for the push", client_order_id, exc)
+            return
         if (rep is not None and rep.status.is_open and (quantity is None or rep.quantity == quantity)
                 and (px is None or rep.price == px)):
             self.updated(client_order_id, symbol, rep.quantity, rep.price)
