@@ -245,16 +245,16 @@ async def test_too_long_retry_after_fails_fast(fake_openai: FakeOpenAIServer) ->
 
 
 async def test_timeout_is_retried_then_succeeds(fake_openai: FakeOpenAIServer) -> None:
-    fake_openai.enqueue(Reply(delay=1.0, body={}), text_reply("late but fine"))
+    fake_openai.enqueue(Reply(delay=3.0, body={}), text_reply("late but fine"))
     sleeps = Sleeps()
-    async with make_client(fake_openai, sleeps, timeout=0.2, max_retries=1) as client:
+    async with make_client(fake_openai, sleeps, timeout=1.0, max_retries=1) as client:
         assert (await client.complete(ASK)).content == "late but fine"
     assert len(sleeps.delays) == 1
 
 
 async def test_timeout_after_retries_raises_timeout_error(fake_openai: FakeOpenAIServer) -> None:
-    fake_openai.enqueue(Reply(delay=1.0, body={}), Reply(delay=1.0, body={}))
-    async with make_client(fake_openai, timeout=0.2, max_retries=1) as client:
+    fake_openai.enqueue(Reply(delay=3.0, body={}), Reply(delay=3.0, body={}))
+    async with make_client(fake_openai, timeout=1.0, max_retries=1) as client:
         with pytest.raises(LLMTimeoutError):
             await client.complete(ASK)
 

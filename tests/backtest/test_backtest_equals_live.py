@@ -46,8 +46,8 @@ async def test_replay_of_a_recorded_paper_run_gives_the_same_orders_and_fills(tm
     kernel.bus.subscribe("*.sim.*", recorder.on_event, types=tuple(KIND_OF), priority=10_000)
     strategy = load_strategy("ma_crossover")(PARAMS)
     await kernel.add_strategy(strategy, venue="sim", symbols=["BTC/USDT"])
-    market = SimMarket(seed=7, symbols=SYMBOLS, rate=0.5)
-    for topic, ev in market.generate(50_000):  # ~3.5 simulated hours: ~200 one-minute bars a symbol
+    market = SimMarket(seed=7, symbols=SYMBOLS, rate=0.25)
+    for topic, ev in market.generate(25_000):  # ~3.5 simulated hours: ~200 one-minute bars a symbol
         clock.advance_to(ev.ts_init)  # the receive time, as a live clock would read it
         kernel.bus.publish(topic, ev)
     await kernel.stop()

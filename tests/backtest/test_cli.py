@@ -32,12 +32,13 @@ def test_backtest_json_trades_csv_and_report(tmp_path, bars):
     fills_csv, report = tmp_path / "fills.csv", tmp_path / "out.html"
     p = quantai("backtest", "--strategy", "ma_crossover", "--data", str(bars), "--symbol", "BTC/USDT",
                 "--initial-capital", "10000", "--param", "fast=10", "--param", "slow=50", "--fee-bps", "5",
+                "--end", "2022-01-10",
                 "--json", "--trades-out", str(fills_csv), "--report", str(report))
     assert p.returncode == 0, p.stderr
     out = json.loads(p.stdout)  # one JSON object, nothing else on stdout
     for k in KEYS:
         assert k in out
-    assert out["ticks"] > 40_000 and out["orders"] >= out["fills"] > 100
+    assert 12_000 < out["ticks"] < 14_000 and out["orders"] >= out["fills"] > 100  # 2021-12-31 23:01 to 01-10
     assert out["params"] == {"fast": 10, "slow": 50, "qty": "0.01"}
     rows = list(csv.DictReader(fills_csv.open()))
     assert list(rows[0]) == ["ts", "symbol", "side", "qty", "price", "fee"]
@@ -56,7 +57,8 @@ def test_backtest_json_trades_csv_and_report(tmp_path, bars):
 
 
 def test_backtest_human_output_has_metrics_and_a_plot(bars):
-    p = quantai("backtest", "--strategy", "ma_crossover", "--data", str(bars), "--symbol", "BTC/USDT")
+    p = quantai("backtest", "--strategy", "ma_crossover", "--data", str(bars), "--symbol", "BTC/USDT",
+                "--end", "2022-01-03")
     assert p.returncode == 0, p.stderr
     for label in ("final equity", "Sharpe", "max drawdown", "win rate", "equity"):
         assert label in p.stdout

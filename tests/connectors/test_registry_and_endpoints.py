@@ -17,9 +17,12 @@ from quantai_tui.settings.schema import ExchangeSettings
 
 
 def test_the_registry_builds_each_native_venue() -> None:
+    from quantai_tui.engine.ports import MarketDataClient
+
     for venue in registry.NATIVE_VENUES:
         client = registry.make_market_data_client(venue, ExchangeSettings(), lambda t, e: None, TestClock(), None)
         assert client.venue == venue
+        assert isinstance(client, MarketDataClient)  # the engine's port, structurally
     bybit = registry.make_market_data_client("BYBIT", None, lambda t, e: None, TestClock(), None, book_depth=200)
     assert bybit.book_depth == 200
 

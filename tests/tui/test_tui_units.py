@@ -1,0 +1,154 @@
+"""The TUI's pure parts: slash commands, candles, size bars, themes, keys, ticket validation,
+and the bridge's coalescing and staleness."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from tests.tui.fake_engine import FakeEngine
+
+from quantai_tui.core.errors import PrecisionError, ValidationError
+from quantai_tui.tui import messages as m
+from quantai_tui.tui.bridge import Bridge
+from quantai_tui.tui.candles import CandleSeries
+from quantai_tui.tui.chat_commands import SlashError, parse_slash
+from quantai_tui.tui.keys import KEY_SPECS, display_key, effective_keys, unknown_ids
+from quantai_tui.tui.screens.order_ticket import default_quantity, validate_ticket
+from quantai_tui.tui.themes import BUILTIN_DIR, load_themes, theme_from_data
+from quantai_tui.tui.widgets.order_book import size_bar
+
+NS = 1_000_000_000
+
+
+# --- slash commands -------------------------------------------------------------------------
+def test_slash_buy_market_and_limit() -> None:
+    s = parse_slash("/buy 0.01")
+    assert (s.name, s.quantity, s.price, s.symbol) == ("buy", Decimal("0.01"), None, None)
+    s = parse_slash("/sell 0.5 eth/usdt @ 2,000.5")
+    assert (s.name, s.quantity, s.price, s.symbol) == ("sell", Decimal("0.5"), Decimal("2000.5"), "ETH/USDT")
+    assert parse_slash("/buy BTC/USDT:PERP 1 limit 30000").symbol == "BTC/USDT:USDT"
+    assert parse_slash("/buy 1 @30000").price == Decimal(30000)
+
+
+@pytest.mark.parametrize("text", ["/buy", "/buy -1", "/buy abc", "/sell 1 @", "/buy 1 2", "/nope", "/cancel",
+                                  "/backtest ma x=", "/symbol FOO"])
+def test_slash_errors_are_one_line(text: str) -> None:
+    with pytest.raises(SlashError) as info:
+        parse_slash(text)
+    assert "\n" not in str(info.value)
+
+
+def test_slash_other_commands() -> None:
+    assert parse_slash("/cancel #a9f0001").target == "a9f0001"
+    assert parse_slash("/kill").name == "kill"
+    assert parse_slash("/kill release").target == "release"
+    s = parse_slash("/backtest ma_crossover fast=5 slow=20")
+    assert (s.target, s.params) == ("ma_crossover", {"fast": "5", "slow": "20"})
+    assert parse_slash("/help").name == "help"
+
+
+# --- candles, bars ------------------------------------------------------------------------------
+def test_candles_bucket_trades_and_rebucket() -> None:
+    c = CandleSeries(base_ns=NS)
+    for i, px in enumerate([10.0, 12.0, 9.0, 11.0, 20.0]):
+        c.add(px, 1.0, i * NS // 2)  # two trades a second
+    one = c.candles()
+    assert [(x.open, x.high, x.low, x.close, x.volume) for x in one] == [
+        (10.0, 12.0, 10.0, 12.0, 2.0), (9.0, 11.0, 9.0, 11.0, 2.0), (20.0, 20.0, 20.0, 20.0, 1.0)]
+    five = c.candles(5 * NS)
+    assert len(five) == 1 and (five[0].open, five[0].high, five[0].low, five[0].close) == (10.0, 20.0, 9.0, 20.0)
+
+
+def test_size_bar_scales_in_eighths() -> None:
+    assert size_bar(1.0, 1.0, 4) == "████"
+    assert size_bar(0.5, 1.0, 4) == "██"
+    assert size_bar(0.01, 1.0, 4) == "▏"  # never invisible
+    assert size_bar(1.0, 0.0, 4) == ""
+
+
+# --- themes and keys ----------------------------------------------------------------------------
+def test_four_theme_files_load() -> None:
+    themes = load_themes()
+    names = {p.stem for p in BUILTIN_DIR.glob("*.toml")}
+    assert {"quantai-dark", "quantai-light", "quantai-high-contrast", "quantai-solarized"} <= names <= set(themes)
+    assert themes["quantai-light"].dark is False
+
+
+def test_a_broken_user_theme_is_skipped(tmp_path: Path) -> None:
+    (tmp_path / "bad.toml").write_text("name = 'x'\ncolour = 'red'\n")
+    (tmp_path / "mine.toml").write_text("name = 'mine'\nprimary = '#123456'\n")
+    themes = load_themes(tmp_path)
+    assert "mine" in themes and "x" not in themes
+    with pytest.raises(ValueError):
+        theme_from_data({"primary": "#000000"})
+
+
+def test_no_hex_colours_in_styles() -> None:
+    """Styles use theme variables only: no literal colour in any DEFAULT_CSS."""
+    root = Path(__file__).resolve().parents[2] / "quantai_tui" / "tui"
+    import re
+
+    for f in root.rglob("*.py"):
+        for css in re.findall(r'DEFAULT_CSS = """(.*?)"""', f.read_text(), re.S):
+            assert not re.search(r"#[0-9a-fA-F]{3,8}\b", css), f"hex colour in {f.name}"
+            assert not re.search(r"\b(red|green|blue|yellow|white|black)\b", css), f"named colour in {f.name}"
+
+
+def test_keys_have_ids_and_remap() -> None:
+    assert len({s.id for s in KEY_SPECS}) == len(KEY_SPECS)
+    keys = effective_keys({"kill_switch": "ctrl+x"})
+    assert keys["kill_switch"] == "ctrl+x" and keys["buy"] == "b"
+    assert unknown_ids({"kil_switch": "x"}) == ["kil_switch"]
+    assert display_key("ctrl+k") == "^k" and display_key("question_mark") == "?"
+
+
+# --- the order ticket's checks ---------------------------------------------------------------------
+def test_ticket_validation_against_the_instrument() -> None:
+    inst = FakeEngine().instrument("BTC/USDT")
+    v = validate_ticket(inst, "BUY", "LIMIT", "0.01", "65000.10")
+    assert str(v.quantity) == "0.01000" and str(v.price) == "65000.10"
+    with pytest.raises(PrecisionError):
+        validate_ticket(inst, "BUY", "LIMIT", "0.000001", "65000")
+    with pytest.raises(PrecisionError):
+        validate_ticket(inst, "BUY", "LIMIT", "0.01", "65000.001")
+    with pytest.raises(ValidationError, match="below the minimum"):
+        validate_ticket(inst, "BUY", "LIMIT", "0.00001", "65000")
+    with pytest.raises(ValidationError, match="needs a price"):
+        validate_ticket(inst, "BUY", "LIMIT", "0.01", "")
+    assert validate_ticket(inst, "SELL", "MARKET", "0.01", "").price is None
+    assert Decimal(default_quantity(inst, 70000.0)) * 70000 >= 100
+
+
+# --- the bridge ---------------------------------------------------------------------------------
+async def test_bridge_coalesces_book_frames_to_max_fps() -> None:
+    """10,000 book messages in a burst become a handful of frames; publish never waits."""
+    engine = FakeEngine()
+    posted: list[object] = []
+    bridge = Bridge(engine, posted.append, max_fps=20)
+    await bridge.start()
+    for _ in range(20):
+        engine.pump(500)
+        await asyncio.sleep(0)
+    for sub in bridge._subs:
+        await sub.drain()
+    books = [p for p in posted if isinstance(p, m.BookUpdated)]
+    assert 1 <= len(books) <= 3  # one burst: the latest book, not 10,000
+    assert books[-1].view.bids[0][0] == engine.book("BTC/USDT").best_bid()[0]
+    await bridge.stop()
+
+
+async def test_bridge_flags_stale_data() -> None:
+    engine = FakeEngine()
+    now = [100.0]
+    bridge = Bridge(engine, lambda _m: None, monotonic=lambda: now[0])
+    await bridge.start()
+    engine.pump(200)
+    for sub in bridge._subs:
+        await sub.drain()
+    assert not bridge.status().stale
+    now[0] += 6.0
+    assert bridge.status().stale
+    await bridge.stop()
