@@ -108,6 +108,35 @@ def memory_path(n: int) -> float:
     return cpu / n
 
 
+def fill_model_tick(n: int = 1_000_000) -> tuple[float, float]:
+    """ns per trade tick through a Matcher with orders resting away from the price, and a
+    baseline: the same loop calling a no-op function with the same arguments."""
+    from quantai_tui.connectors.sim import INSTRUMENTS
+    from quantai_tui.core.fill_model import Matcher, SimOrder
+    from quantai_tui.core.values import Price
+
+    m = Matcher(INSTRUMENTS["BTC/USDT"])
+    for coid, side, px in (("b", OrderSide.BUY, "45000.00"), ("s", OrderSide.SELL, "55000.00")):
+        m.submit(SimOrder(coid, side, OrderType.LIMIT, 100, Price(px)), None, 0)
+    m.on_trade(50_000.0, 0.01, 0)  # the orders have seen a print: nothing is "fresh"
+    prices = [50_000.0 + (i % 200) * 0.5 for i in range(1000)]
+
+    def noop(price: float, size: float, ts: int) -> None:
+        return None
+
+    def run(fn) -> float:  # noqa: ANN001
+        t = time.perf_counter()
+        for j in range(n // 1000):
+            for p in prices:
+                fn(p, 0.01, j)
+        return (time.perf_counter() - t) / n * 1e9
+
+    base = run(noop)
+    tick = run(m.on_trade)
+    assert not m.hot and len(m.orders) == 2
+    return tick, base
+
+
 async def kill_run(tmp: Path) -> tuple[float, float, float, int]:
     venues = ("sim", "alt")
     s = settings()
@@ -196,6 +225,12 @@ async def main() -> None:
             out.append(f"| {n:,} | {mem[n] * 1e6:.1f} us |")
         if len(sizes) > 1:
             out.append(f"\nRatio {sizes[-1]:,} / {sizes[0]:,}: {mem[sizes[-1]] / mem[sizes[0]]:.2f}.")
+        tick, base = fill_model_tick()
+        print(f"fill model, trade tick with orders resting away from the price: {tick:.0f} ns "
+              f"(no-op call baseline {base:.0f} ns)")
+        out += ["", f"Fill model per trade tick with orders resting away from the price: {tick:.0f} ns "
+                f"(a no-op function call with the same arguments, same run: {base:.0f} ns; ratio "
+                f"{tick / base:.2f}). Budget: <= 1 us per tick."]
         runs = []
         for i in range(a.kills):
             kd = tmp / f"kill{i}"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from quantai_tui.core.errors import StoreError
 from quantai_tui.core.events import BalanceUpdated, ConnectorEvent, Event, OrderEvent, PositionEvent
 
 if TYPE_CHECKING:
@@ -31,19 +32,25 @@ def topic_of(event: Event) -> str:
 
 
 class Journal:
-    __slots__ = ("store", "bus", "replaying", "emitted")
+    __slots__ = ("store", "bus", "replaying", "emitted", "lost")
 
     def __init__(self, store: EventStorePort, bus: MessageBus) -> None:
         self.store = store
         self.bus = bus
         self.replaying = False
         self.emitted = 0
+        self.lost = 0
 
     def emit(self, event: Event, topic: str | None = None) -> int:
         if self.replaying:
             return 0
         t = topic or topic_of(event)
-        seq = self.store.append_nowait(event, t)
+        try:
+            seq = self.store.append_nowait(event, t)
+        except StoreError as exc:  # e.g. a venue report after the engine stopped: say so, loudly
+            self.lost += 1
+            log.error("%s not stored (%s): %s", type(event).__name__, exc, event)
+            seq = 0
         self.emitted += 1
         self.bus.publish(t, event)
         return seq

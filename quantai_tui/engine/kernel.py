@@ -153,6 +153,7 @@ class Kernel:
         self.market_data: dict[str, Any] = dict(market_data or {})
         self._given_execution = dict(execution or {})
         self.paper_venues: set[str] = set()
+        self._paper_fed: set[tuple[str, str]] = set()
         self.strategies: dict[str, Any] = {}
         self.tasks = TaskGroup("kernel")
         self.control: Any = None
@@ -228,6 +229,29 @@ class Kernel:
 
     # --- lifecycle ---------------------------------------------------------------------------------------
     async def start(self) -> None:
+        try:
+            await self._start()
+        except BaseException:
+            await self._abort()
+            raise
+
+    async def _abort(self) -> None:
+        """A start that failed half way: undo what was started, leave the store consistent."""
+        for part in (*self.market_data.values(), *self.venues.values()):
+            try:
+                await part.stop()
+            except Exception:
+                log.debug("stop after a failed start", exc_info=True)
+        if self.control is not None:
+            await self.control.stop()
+        await self.oms.close()
+        await self.tasks.close()
+        try:
+            await self.store.close()
+        except Exception:
+            log.debug("store close after a failed start", exc_info=True)
+
+    async def _start(self) -> None:
         cfg = self.config
         await self.store.open()
         for venue in cfg.venues:
@@ -312,9 +336,9 @@ class Kernel:
         self.cache.subscribe(self.bus, venue, symbol)
         client = self.venues.get(venue)
         if client is not None and venue in self.paper_venues:
-            key = ("paper", venue, symbol)
-            if key not in self.cache._subscribed:  # noqa: SLF001 - one subscription per symbol
-                self.cache._subscribed.add(key)  # type: ignore[arg-type]  # noqa: SLF001
+            key = (venue, symbol)
+            if key not in self._paper_fed:  # one subscription per symbol
+                self._paper_fed.add(key)
                 for kind, handler in client.market_handlers(symbol).items():  # type: ignore[attr-defined]
                     self.bus.subscribe(market_topic(kind, venue, symbol), handler, priority=PAPER_PRIORITY,
                                        name=f"paper:{venue}:{symbol}:{kind}")

@@ -79,6 +79,8 @@ class OrderManager:
         self.on_venue_event: Callable[[Event], None] | None = None
         self.stats = {"submitted": 0, "denied": 0, "illegal": 0, "duplicates": 0, "unknown": 0, "orphans": 0}
         self._zero_waiters: list[asyncio.Future[None]] = []
+        self._closed: deque[str] = deque()
+        self.max_closed = 50_000
 
     # --- reading ----------------------------------------------------------------------------------
     def get(self, coid: str) -> Order | None:
@@ -315,8 +317,10 @@ class OrderManager:
         is_open = status.is_open
         if is_open:
             self.cache.open[coid] = order
-        else:
-            self.cache.open.pop(coid, None)
+        elif self.cache.open.pop(coid, None) is not None:
+            self._closed.append(coid)
+            if len(self._closed) > self.max_closed:
+                self._forget_oldest()
         if type(ev) is OrderFilled:
             after = self.portfolio.apply_fill(ev)  # type: ignore[arg-type]
             self.journal.emit(ev)
@@ -339,6 +343,16 @@ class OrderManager:
                     f.set_result(None)
             self._zero_waiters.clear()
         return True
+
+    def _forget_oldest(self) -> None:
+        """Memory stays bounded on long runs: the oldest closed orders leave the cache (they stay in
+        the store; a fill for one that late is kept as an orphan for reconciliation)."""
+        while len(self._closed) > self.max_closed:
+            old = self._closed.popleft()
+            o = self.cache.orders.get(old)
+            if o is not None and not o.is_open:
+                del self.cache.orders[old]
+                self.internal.discard(old)
 
     async def _halted_cancel(self, order: Order) -> None:
         client = self.venues.get(order.venue)

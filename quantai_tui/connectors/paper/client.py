@@ -16,6 +16,7 @@ it from the store on start (`restore`), which is how a paper account persists ac
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -54,6 +55,8 @@ class PaperExecutionClient(BaseExecutionClient):
                                slippage_bps=slippage_bps, bar_mode=bar_mode)
         self.orders: dict[str, PaperOrder] = {}
         self.open: dict[str, PaperOrder] = {}
+        self._closed: deque[str] = deque()  # oldest first; records beyond max_closed are forgotten
+        self.max_closed = 50_000
         self.ledger = Ledger()
         self._vid = 0
         self._trade = 0
@@ -135,7 +138,7 @@ class PaperExecutionClient(BaseExecutionClient):
         out = m.submit(so, self._book(req.symbol), now)
         if out and out[0].kind == REJECTED and out[0].order is so:
             rec.status = OrderStatus.REJECTED
-            self.open.pop(req.client_order_id, None)
+            self._close(req.client_order_id)
             self.rejected(req.client_order_id, req.symbol, out[0].reason, now)
             return
         rec.status = OrderStatus.ACCEPTED
@@ -160,19 +163,25 @@ class PaperExecutionClient(BaseExecutionClient):
                 self.ledger.apply_fill(self.venue, inst, q if req.side is OrderSide.BUY else -q,
                                        ex.price.as_decimal(), ex.fee.as_decimal(), ex.fee.currency, ex.ts)
                 if rec.status is OrderStatus.FILLED:
-                    self.open.pop(rec.coid, None)
+                    self._close(rec.coid)
                 self.filled(rec.coid, req.symbol, rec.venue_order_id, tid, req.side, ex.qty, ex.price, ex.fee,
                             ex.liquidity, ex.ts)
             elif kind in (CANCELED, EXPIRED, REJECTED):
                 rec.status = {CANCELED: OrderStatus.CANCELED, EXPIRED: OrderStatus.EXPIRED,
                               REJECTED: OrderStatus.REJECTED}[kind]
-                self.open.pop(rec.coid, None)
+                self._close(rec.coid)
                 if kind == CANCELED:
                     self.canceled(rec.coid, req.symbol, rec.venue_order_id, ex.reason, ex.ts)
                 elif kind == EXPIRED:
                     self.expired(rec.coid, req.symbol, rec.venue_order_id, ex.ts)
                 else:
                     self.rejected(rec.coid, req.symbol, ex.reason, ex.ts)
+
+    def _close(self, coid: str) -> None:
+        if self.open.pop(coid, None) is not None:
+            self._closed.append(coid)
+            while len(self._closed) > self.max_closed:
+                self.orders.pop(self._closed.popleft(), None)
 
     async def _cancel(self, client_order_id: str, symbol: str) -> None:
         rec = self.open.get(client_order_id)
@@ -191,7 +200,7 @@ class PaperExecutionClient(BaseExecutionClient):
         if m is not None:
             m.cancel(rec.coid)
         rec.status = OrderStatus.CANCELED
-        self.open.pop(rec.coid, None)
+        self._close(rec.coid)
         self.canceled(rec.coid, rec.request.symbol, rec.venue_order_id, reason)
 
     async def _cancel_all(self, symbol: str | None) -> bool:
@@ -263,10 +272,15 @@ class PaperExecutionClient(BaseExecutionClient):
             so.leaves_raw = so.qty_raw - m.qty_raw(filled)
             rec = PaperOrder(req, vid or f"R{req.client_order_id}", inst, now)
             rec.filled = filled
-            rec.status = OrderStatus.PARTIALLY_FILLED if filled else OrderStatus.ACCEPTED
             self.orders[req.client_order_id] = rec
+            if req.order_type is OrderType.MARKET or so.leaves_raw <= 0:
+                # a market order caught by the restart is not worked again: it ends here, and
+                # reconciliation tells the engine so
+                rec.status = OrderStatus.CANCELED
+                continue
+            rec.status = OrderStatus.PARTIALLY_FILLED if filled else OrderStatus.ACCEPTED
             self.open[req.client_order_id] = rec
-            if so.leaves_raw > 0 and req.order_type is not OrderType.MARKET:
+            if so.leaves_raw > 0:
                 out = m.submit(so, self._book(req.symbol), now)
                 if out:
                     self._emit(out)
