@@ -82,8 +82,10 @@ class HeadlessMetrics:
     """Prometheus metrics of one headless engine."""
 
     def __init__(self) -> None:
-        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
         from prometheus_client.process_collector import ProcessCollector
+
+        disable_created_metrics()  # no *_created series: this process is the only user of the library
 
         self.registry = reg = CollectorRegistry(auto_describe=True)
         ProcessCollector(registry=reg)

@@ -120,7 +120,9 @@ def _scrape(port: int) -> dict[str, float]:
         text = r.read().decode()
     out: dict[str, float] = {}
     for line in text.splitlines():
-        if line and not line.startswith("#"):
+        if line.startswith("# TYPE "):  # declared, maybe with no sample yet (a labelled counter)
+            out["# " + line.split()[2]] = 0.0
+        elif line and not line.startswith("#"):
             name, _, value = line.rpartition(" ")
             out[name] = float(value)
     return out
@@ -153,7 +155,7 @@ def test_metrics_endpoint_answers_with_the_named_metrics(engines: Any) -> None:
             break
         assert time.monotonic() < deadline, sorted(m)
         time.sleep(0.2)
-    names = {k.partition("{")[0] for k in m}
+    names = {k.partition("{")[0].removeprefix("# ") for k in m}
     for metric in REQUIRED_METRICS:
         assert any(n == metric or n.startswith(metric + "_") for n in names), metric
     assert m['quantai_orders_submitted_total{venue="sim"}'] >= m['quantai_orders_filled_total{venue="sim"}'] >= 1
