@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -63,7 +64,9 @@ class BinanceMarketDataClient(WebSocketMarketDataClient):
         markets_max_age_s: float = 24 * 3600.0,
     ) -> None:
         if options is None:
-            options = StreamOptions(max_connection_age_s=market.max_connection_age_s)
+            options = StreamOptions()
+        if options.max_connection_age_s is None:  # Binance cuts at 24 h: always rotate before
+            options = replace(options, max_connection_age_s=market.max_connection_age_s)
         super().__init__(
             market.venue, publish, clock, options=options, cache_dir=cache_dir, bar_timeframe=bar_timeframe,
             markets_max_age_s=markets_max_age_s,
