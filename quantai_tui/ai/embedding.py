@@ -12,10 +12,11 @@ is reachable as `quantai_tui.ai.embedding.MiniLMEmbeddingFunction` through a laz
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -141,13 +142,25 @@ class MiniLM:
         """Tokens the model sees for `text`, [CLS] and [SEP] included, capped at `max_tokens`."""
         return len(self._tok.encode(text).ids)
 
-    def embed(self, texts: Sequence[str]) -> NDArray[np.float32]:
-        """Embed texts into an (N, 384) float32 array of unit vectors, in input order."""
+    def embed(self, texts: Sequence[str], *, threads: int | None = None) -> NDArray[np.float32]:
+        """Embed texts into an (N, 384) float32 array of unit vectors, in input order.
+
+        `threads` caps BLAS threads for this call, in this thread only (None: BLAS's default,
+        every core). Pass 1 when the process has other busy threads: measured on 2 cores with
+        other work running, 2 BLAS threads were ~6x slower than 1 (they spin against the rest).
+        """
         import numpy as np
 
         out = np.zeros((len(texts), DIM), dtype=np.float32)
         if not texts:
             return out
+        with _blas_threads(threads):
+            self._embed_into(out, texts)
+        return out
+
+    def _embed_into(self, out: NDArray[np.float32], texts: Sequence[str]) -> None:
+        import numpy as np
+
         encodings = self._tok.encode_batch([str(t) for t in texts])
         lengths = np.array([len(e.ids) for e in encodings])
         order = np.argsort(-lengths, kind="stable")  # longest first: little padding per batch
@@ -164,7 +177,6 @@ class MiniLM:
                 mask[r, :n] = 1.0
             out[idx] = self._forward(ids, mask)
             i += rows
-        return out
 
     def _forward(self, ids: NDArray[np.int64], mask: NDArray[np.float32]) -> NDArray[np.float32]:
         import numpy as np
@@ -283,9 +295,46 @@ def get_model() -> MiniLM:
     return _model
 
 
-def embed(texts: Sequence[str]) -> NDArray[np.float32]:
+def embed(texts: Sequence[str], *, threads: int | None = None) -> NDArray[np.float32]:
     """Embed texts with the shared model: (N, 384) float32 unit vectors."""
-    return get_model().embed(texts)
+    return get_model().embed(texts, threads=threads)
+
+
+_set_local_threads: Any = None  # OpenBLAS's per-thread limit, found on first use (False: none)
+
+
+@contextlib.contextmanager
+def _blas_threads(n: int | None) -> Iterator[None]:
+    """Limit BLAS threads for calls made from this thread, if numpy's OpenBLAS allows it."""
+    setter = _local_threads_setter() if n is not None else None
+    if setter is None:
+        yield
+        return
+    previous = setter(n)
+    try:
+        yield
+    finally:
+        setter(previous)
+
+
+def _local_threads_setter() -> Any:
+    global _set_local_threads
+    if _set_local_threads is None:
+        _set_local_threads = False
+        import ctypes
+
+        import numpy as np
+
+        base = Path(np.__file__).parent
+        for lib in [*base.parent.glob("numpy.libs/*openblas*"), *base.glob(".dylibs/*openblas*")]:
+            try:
+                fn = ctypes.CDLL(str(lib)).openblas_set_num_threads_local  # OpenBLAS >= 0.3.27
+            except (OSError, AttributeError):
+                continue
+            fn.argtypes, fn.restype = [ctypes.c_int], ctypes.c_int
+            _set_local_threads = fn
+            break
+    return _set_local_threads or None
 
 
 def __getattr__(name: str) -> Any:

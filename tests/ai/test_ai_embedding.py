@@ -114,3 +114,16 @@ def test_chromadb_embedding_function_is_registered_and_rebuildable() -> None:
     assert np.allclose(out[0][:5], HELLO_WORLD_HEAD, atol=2e-5)
     with pytest.raises(ValueError):
         MiniLMEmbeddingFunction.build_from_config({"model": "some-other-model"})
+
+
+def test_a_blas_thread_limit_changes_nothing_but_speed() -> None:
+    from quantai_tui.ai import embedding
+
+    texts = ["order book imbalance", "funding rate " * 40]
+    assert np.abs(embed(texts, threads=1) - embed(texts)).max() < 1e-5
+    setter = embedding._local_threads_setter()
+    if setter is not None:  # numpy's OpenBLAS here has the per-thread limit: check it is restored
+        before = setter(3)
+        with embedding._blas_threads(1):
+            assert setter(1) == 1
+        assert setter(before) == 3

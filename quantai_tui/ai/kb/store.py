@@ -89,8 +89,12 @@ class KnowledgeBase:
         url_timeout: float = URL_TIMEOUT,
         max_bytes: int = MAX_BYTES,
         clock: Callable[[], float] = time.time,
+        embed_threads: int | None = None,
     ) -> None:
+        """`embed_threads`: BLAS threads while embedding (None: every core, best for the CLI;
+        1 inside the TUI or a live engine, where spinning BLAS threads starve the rest)."""
         self.path = Path(path)
+        self.embed_threads = embed_threads
         self.chunk_size = chunk_size
         self.overlap = overlap
         self.url_timeout = url_timeout
@@ -151,7 +155,7 @@ class KnowledgeBase:
             texts = [_embedding_text(c, title) for c in chunks]
             vectors: list[Any] = []
             for lo in range(0, len(texts), _EMBED_BATCH):
-                vectors.extend(model.embed(texts[lo : lo + _EMBED_BATCH]))
+                vectors.extend(model.embed(texts[lo : lo + _EMBED_BATCH], threads=self.embed_threads))
                 if progress is not None:
                     progress(min(lo + _EMBED_BATCH, len(texts)), len(texts))
             ids = [f"{doc_id}-{i:05d}" for i in range(len(chunks))]
@@ -197,7 +201,7 @@ class KnowledgeBase:
             from quantai_tui.ai.embedding import embed
 
             res = col.query(
-                query_embeddings=embed([query]),
+                query_embeddings=embed([query], threads=self.embed_threads),
                 n_results=n,
                 include=["documents", "metadatas", "distances"],
             )
