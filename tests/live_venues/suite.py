@@ -17,7 +17,7 @@ import pytest
 
 from quantai_tui.connectors.credentials import Credentials
 from quantai_tui.core.clock import LiveClock
-from quantai_tui.core.commands import CancelAllOrders, CancelOrder, ModifyOrder
+from quantai_tui.core.commands import CancelAllOrders, CancelOrder, EngageKillSwitch, ModifyOrder
 from quantai_tui.core.enums import OrderStatus, TradingState
 from quantai_tui.core.errors import ConfigError, RateLimited
 from quantai_tui.core.secrets import Secret
@@ -102,6 +102,19 @@ class LiveVenueSuite:
             assert k.oms.get(coid).price == Price("49000")  # type: ignore[union-attr]
             assert rig.engine.by_coid[coid].price == Price("49000").as_decimal()
         assert rig.engine.create_attempts[coid] == 1
+
+    async def test_kill_switch_cancels_everything(self, rig: Rig) -> None:
+        k = rig.kernel()
+        await k.start()
+        coids = [await rig.submit(k, f"{48000 + i}") for i in range(5)]
+        for c in coids:
+            await rig.until_status(k, c, S.ACCEPTED)
+        assert (await k.execute(EngageKillSwitch("test", "test"))).ok
+        assert k.risk.state is TradingState.HALTED
+        await rig.until(lambda: not rig.engine.open_orders() and k.oms.open_count == 0, "all canceled")
+        res = await k.execute(rig.order("48000"))
+        assert not res.ok or k.oms.get(res.client_order_id).status is not S.ACCEPTED  # type: ignore[union-attr]
+        assert len(rig.engine.orders) == 5
 
     # --- fills --------------------------------------------------------------------------------------
     async def test_stream_fills_applied_once(self, rig: Rig) -> None:
