@@ -19,6 +19,7 @@ Metrics (labels in braces):
     quantai_open_orders, quantai_trading_halted (0/1), quantai_trading_state{state} (1 = current)
     quantai_event_loop_lag_seconds                  histogram of a 100 ms timer's lateness
     quantai_event_loop_lag_p99_seconds              p99 of that lateness over the last minute
+    quantai_event_loop_lag_max_seconds              the largest lateness since start
     quantai_store_committed_seq, quantai_store_write_errors, quantai_events_printed_total,
     quantai_stdout_backlog_events
     process_*                                       prometheus_client's process collector
@@ -116,6 +117,8 @@ class HeadlessMetrics:
         self.loop_lag = Histogram("quantai_event_loop_lag_seconds", "lateness of a 100 ms timer",
                                   buckets=LAG_BUCKETS, registry=reg)
         self.loop_lag_p99 = Gauge("quantai_event_loop_lag_p99_seconds", "p99 timer lateness over the last minute",
+                                  registry=reg)
+        self.loop_lag_max = Gauge("quantai_event_loop_lag_max_seconds", "largest timer lateness since start",
                                   registry=reg)
         self.committed_seq = Gauge("quantai_store_committed_seq", "newest durable seq", registry=reg)
         self.write_errors = Gauge("quantai_store_write_errors", "events the store failed to write", registry=reg)
@@ -249,6 +252,7 @@ class HeadlessMetrics:
             done = self._child(self.filled, venue)._value.get()  # noqa: SLF001
             self.fill_rate.labels(venue).set(done / sub if sub else 0.0)
         self.loop_lag_p99.set(self.lag.p99())
+        self.loop_lag_max.set(self.lag.max_s)
         store = kernel.store
         self.committed_seq.set(getattr(store, "committed_seq", 0))
         self.write_errors.set(getattr(store, "write_errors", 0))
