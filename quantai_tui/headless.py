@@ -16,8 +16,10 @@ remembers the last seq it read misses nothing across restarts.
 Signals: SIGTERM, SIGINT and SIGHUP stop gracefully (strategies stopped, open orders canceled
 if headless.cancel_on_exit, EngineStopped printed, the store flushed); a second one exits at
 once. SIGUSR1 engages the kill switch, as `quantai kill` does over the control socket.
-Exit codes: 0 stopped as asked (signal, --duration, stdout closed); 1 could not start (a
-one-line reason on stderr); 2 bad command line; 4 failed while running (store write failure).
+Exit codes: 0 stopped as asked (signal, --duration, stdout closed); 1 refused to start (bad
+strategy, parameter, symbol, config or key, another engine running: one line on stderr); 2 bad
+command line; 4 failed while running (store write failure); 5 could not start (the venue or the
+store could not be opened: worth retrying).
 A restart after a crash rebuilds state from the store and reconciles with the venue (the
 kernel does both); what reconciliation found is a ReconciliationCompleted line, and a summary
 goes to stderr.
@@ -48,8 +50,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("quantai.headless")
 
 EXIT_OK = 0
-EXIT_START_FAILED = 1
 EXIT_RUNTIME_FAILURE = 4
+EXIT_START_FAILED = 5
 MARKET_TYPES = frozenset({"TradeTick", "QuoteTick", "OrderBookDeltas", "Bar"})
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
@@ -403,8 +405,13 @@ class Headless:
                               profile=self.paths.profile, control_socket=True, cancel_on_stop=opts.cancel_on_exit)
         self.kernel = kernel = Kernel(self.settings, config, paths=self.paths)
         loop = asyncio.get_running_loop()
-        self.printer = printer = JsonLinePrinter(
-            self.out, lambda: loop.call_soon_threadsafe(self.request_stop, "stdout closed"))
+        def stdout_closed() -> None:  # from the writer thread
+            try:
+                loop.call_soon_threadsafe(self.request_stop, "stdout closed")
+            except RuntimeError:
+                pass  # the loop is already gone: we are exiting anyway
+
+        self.printer = printer = JsonLinePrinter(self.out, stdout_closed)
         printer.start()
         if opts.from_seq is not None:
             printer.hold()

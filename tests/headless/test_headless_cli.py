@@ -198,3 +198,12 @@ def test_a_whole_headless_run_loads_no_textual() -> None:
     assert "LOADED=\n" in r.stderr
     assert json.loads(r.stdout.splitlines()[-1])["type"] == "EngineStopped"
     assert home().exists()
+
+
+def test_an_unreachable_venue_at_start_is_exit_5_with_the_reason() -> None:
+    r = quantai("headless", "--exchange", "binance", "--symbol", "BTC/USDT", "--rest-url", "http://127.0.0.1:9",
+                "--ws-url", "ws://127.0.0.1:9/stream", "--duration", "5s")
+    assert r.returncode == 5, r.stderr
+    errors = [line for line in r.stderr.splitlines() if " ERROR " in line]
+    assert len(errors) == 1 and "could not start" in errors[0] and "binance" in errors[0], r.stderr
+    assert "Traceback" not in r.stderr and r.stdout == ""
