@@ -263,6 +263,7 @@ def run_backtest(
         bar_ns = {s: timeframe_ns(resolved.timeframe) for s in insts} if resolved.timeframe else {}
         tf_label = resolved.timeframe
         total = len(resolved.events) if isinstance(resolved.events, list) else None
+        topic = None
     else:
         venues = {s.venue for s in resolved}
         if len(venues) > 1:
@@ -272,7 +273,9 @@ def run_backtest(
         for src in resolved:
             if src.symbol not in insts:
                 insts[src.symbol] = (instruments or {}).get(src.symbol) or infer_instrument(src)
-        stream = tagged_stream(resolved)
+        single = resolved[0] if len(resolved) == 1 else None
+        stream = single.events() if single is not None else tagged_stream(resolved)
+        topic = single.topic if single is not None else None
         kinds = {s.kind for s in resolved}
         bar_ns = {s.symbol: s.timeframe_ns for s in resolved if s.kind == "bars"}
         tf_label = next((s.timeframe for s in resolved if s.kind == "bars"), "")
@@ -288,7 +291,7 @@ def run_backtest(
     if symbol and isinstance(resolved, Recording) and trade is None:
         raise DataError(f"{symbol} is not in the data (it has {', '.join(insts)})")
     engine.add_strategy(strat, trade)
-    engine.run(stream, total=total, progress=progress, speed=speed, start_ns=parse_time(start), end_ns=parse_time(end))
+    engine.run(stream, topic=topic, total=total, progress=progress, speed=speed, start_ns=parse_time(start), end_ns=parse_time(end))
     return engine.result(strat, tf_label, time.perf_counter() - t_start, fee_bps=str(fee),
                          slippage_bps=str(to_decimal(slippage_bps)))
 

@@ -292,9 +292,14 @@ class BacktestEngine:
         self.strategies.append(strategy)
 
     # --- the replay loop --------------------------------------------------------------------------------
-    def run(self, stream: Iterable[Tagged], *, total: int | None = None, progress: Progress | None = None,
-            speed: float | None = None, start_ns: int | None = None, end_ns: int | None = None) -> None:
-        it: Iterator[Tagged] = iter(stream)
+    def run(self, stream: Iterable[Tagged] | Iterable[Event], *, topic: str | None = None, total: int | None = None,
+            progress: Progress | None = None, speed: float | None = None, start_ns: int | None = None,
+            end_ns: int | None = None) -> None:
+        """Replay `stream`: (topic, event) pairs, or with `topic` events that all go there."""
+        it: Iterator[Any] = iter(stream)
+        if topic is not None and (speed or start_ns is not None or end_ns is not None):
+            it = _pairs(topic, it)  # the wrappers below work on pairs
+            topic = None
         if start_ns is not None or end_ns is not None:
             it = _window(it, start_ns, end_ns)
         first = next(it, None)
@@ -303,7 +308,7 @@ class BacktestEngine:
             self._stop_strategies()
             return
         clock = self.clock
-        t0 = first[1].ts_init
+        t0 = (first if topic is not None else first[1]).ts_init
         clock.set_time(t0)
         self.metrics.first_ts = t0
         self._start_strategies()
@@ -316,26 +321,42 @@ class BacktestEngine:
         period = self.period_ns
         next_sample = (t0 // period + 1) * period
         n = 0
-        last_ts = t0
-        step = 65_536
-        next_report = step
-        for topic, ev in it:
-            ts = ev.ts_init  # when it was received: the clock of the run that recorded it
+        next_report = step = 65_536
+
+        # The per-event path is the body of these loops: set the clock, publish. Timers, period
+        # samples and progress are checked by two comparisons and handled off that path. (Two
+        # copies of the loop, so a single-topic replay does not build a tuple per event.)
+        def slow(ts: int) -> None:
+            nonlocal next_sample, next_report
+            prev = clock._now  # noqa: SLF001 - the previous event's time
             if ts >= clock.next_due:
                 clock.advance_to(ts)
-            else:
-                clock._now = ts
             if ts >= next_sample:
-                metrics.sample(last_ts, equity(), exposed(), marks())
+                metrics.sample(prev, equity(), exposed(), marks())
                 next_sample = (ts // period + 1) * period
-            publish(topic, ev)
-            last_ts = ts
-            n += 1
-            if n >= next_report:
-                next_report += step
-                if progress is not None:
-                    progress(n, total)
+                if n >= next_report:
+                    next_report = n + step
+                    if progress is not None:
+                        progress(n, total)
+
+        if topic is None:
+            for tp, ev in it:
+                ts = ev.ts_init  # when it was received: the clock of the run that recorded it
+                if ts >= next_sample or ts >= clock.next_due:
+                    slow(ts)
+                clock._now = ts  # noqa: SLF001
+                publish(tp, ev)
+                n += 1
+        else:
+            for ev in it:
+                ts = ev.ts_init
+                if ts >= next_sample or ts >= clock.next_due:
+                    slow(ts)
+                clock._now = ts  # noqa: SLF001
+                publish(topic, ev)
+                n += 1
         self.ticks = n
+        last_ts = clock._now  # noqa: SLF001
         metrics.last_ts = last_ts
         self._stop_strategies()
         metrics.sample(last_ts, equity(), exposed(), marks())
@@ -361,6 +382,11 @@ class BacktestEngine:
             orders=self.orders, elapsed_s=elapsed_s, start_ns=m.first_ts, end_ns=m.last_ts, fees=self.fees,
             extra={"denied": self.denied, "denials": {k: {"count": c, "first": r} for k, (c, r) in self.denials.items()},
                    **extra})
+
+
+def _pairs(topic: str, events: Iterator[Event]) -> Iterator[Tagged]:
+    for ev in events:
+        yield topic, ev
 
 
 def _window(it: Iterator[Tagged], start_ns: int | None, end_ns: int | None) -> Iterator[Tagged]:
@@ -398,7 +424,7 @@ def tagged_stream(sources: list[DataSource]) -> Iterator[Tagged]:
 
 
 def _ts_of(item: Tagged) -> int:
-    return item[1].ts_event
+    return item[1].ts_init
 
 
 def _tag(src: DataSource) -> Iterator[Tagged]:

@@ -115,15 +115,16 @@ class DataSource:
     def topic(self) -> str:
         return f"{self.kind}.{self.venue}.{self.symbol}"
 
-    def events(self) -> Iterator[Event]:
-        """Every row as a core event, in file order (files are expected in time order)."""
-        for _, ev in self.tagged_events():
-            yield ev
-
     def tagged_events(self) -> Iterator[tuple[str, Event]]:
-        """(topic, event) per row: what the replay publishes. One generator, no per-row work
-        beyond building the event."""
-        venue, sym, topic = self.venue, self.symbol, self.topic
+        """(topic, event) per row."""
+        topic = self.topic
+        for ev in self.events():
+            yield topic, ev
+
+    def events(self) -> Iterator[Event]:
+        """Every row as a core event, in file order (files are expected in time order): one
+        generator, no per-row work beyond building the event (this is the replay's hot path)."""
+        venue, sym = self.venue, self.symbol
         if self.kind == "trades":
             make_t = TradeTick.make
             none = AggressorSide.NONE
@@ -132,7 +133,7 @@ class DataSource:
                 sides = b.get("side") or [none] * len(ts)
                 ids = b.get("trade_id") or [""] * len(ts)
                 for t, p, q, s, i in zip(ts, px, qty, sides, ids):
-                    yield topic, make_t(venue, sym, p, q, s, i, t, t)
+                    yield make_t(venue, sym, p, q, s, i, t, t)
         elif self.kind == "bars":
             make_b = Bar.make
             tf_ns = self.timeframe_ns
@@ -141,7 +142,7 @@ class DataSource:
                 vols = b.get("volume") or [0.0] * len(b["ts"])
                 for t, o, h, lo, c, v in zip(b["ts"], b["open"], b["high"], b["low"], b["close"], vols):
                     end = t + tf_ns
-                    yield topic, make_b(venue, sym, tf, o, h, lo, c, v, True, end, end)
+                    yield make_b(venue, sym, tf, o, h, lo, c, v, True, end, end)
         elif self.kind == "quotes":
             make_q = QuoteTick.make
             for b in self.batches():
@@ -149,7 +150,7 @@ class DataSource:
                 bs = b.get("bid_size") or [0.0] * n
                 az = b.get("ask_size") or [0.0] * n
                 for t, bid, bsz, ask, asz in zip(b["ts"], b["bid"], bs, b["ask"], az):
-                    yield topic, make_q(venue, sym, bid, bsz, ask, asz, t, t)
+                    yield make_q(venue, sym, bid, bsz, ask, asz, t, t)
         else:  # pragma: no cover - kinds are checked in open_source
             raise DataError(f"{self.path}: cannot replay {self.kind}")
 
