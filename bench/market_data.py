@@ -141,6 +141,26 @@ class OkxBench(VenueBench):
             frame = (self.stream(symbols[msg["arg"]["instId"]]), text.encode())
             (self.snapshots if msg.get("action") == "snapshot" else self.frames).append(frame)
 
+    def as_sent_since_2026(self) -> OkxBench:
+        """The same frames the way OKX sends them since 2026: a seqId chain, checksum 0."""
+        seq: dict[bytes, int] = {}
+
+        def rewrite(raw: bytes) -> bytes:
+            msg = orjson.loads(raw)
+            if msg["arg"]["channel"] != "books":
+                return raw
+            key = msg["arg"]["instId"].encode()
+            d = msg["data"][0]
+            prev = seq.get(key, 1000)
+            seq[key] = prev + 3 + len(seq) % 4
+            d.update(checksum=0, prevSeqId=-1 if msg["action"] == "snapshot" else prev, seqId=seq[key])
+            return orjson.dumps(msg)
+
+        self.name = "okx (2026 format)"
+        self.snapshots = [(s, rewrite(r)) for s, r in self.snapshots]
+        self.frames = [(s, rewrite(r)) for s, r in self.frames]
+        return self
+
     def make_client(self) -> WebSocketMarketDataClient:
         from quantai_tui.connectors.okx.data import OkxMarketDataClient
 
@@ -176,55 +196,66 @@ class BybitBench(VenueBench):
 
 
 # --- measurements ---------------------------------------------------------------------------------
-def measure_frames(b: VenueBench, seconds: float) -> dict[str, float]:
+def measure_frames(b: VenueBench, seconds: float, repeats: int = 5) -> dict[str, float]:
+    """Throughput over whole passes, in process CPU time (other processes on a shared machine
+    do not count) and wall time; per-frame latency as each frame's best of `repeats` passes
+    (the same frame in the same book state: what remains is its own cost, not a preemption)."""
     frames = b.frames
     raws = [r for _, r in frames]
     loads = orjson.loads
-    clock = time.perf_counter_ns
-    base_lat: list[int] = []
-    hand_lat: list[int] = []
-    base_n = hand_n = 0
-    base_t = hand_t = 0
+    cpu = time.process_time_ns
+    wall = time.perf_counter_ns
     on_frame = b.client.on_frame
+    base = {"n": 0, "cpu": 0, "wall": 0}
+    hand = {"n": 0, "cpu": 0, "wall": 0}
     gc.disable()
     try:
         deadline = time.perf_counter() + seconds
         while time.perf_counter() < deadline:
-            t0 = clock()
+            c0, w0 = cpu(), wall()
             for raw in raws:
                 loads(raw)
-            base_t += clock() - t0
-            base_n += len(raws)
-            for raw in raws[:2000]:  # latency samples
-                s = clock()
-                loads(raw)
-                base_lat.append(clock() - s)
+            base["cpu"] += cpu() - c0
+            base["wall"] += wall() - w0
+            base["n"] += len(raws)
         deadline = time.perf_counter() + seconds
         while time.perf_counter() < deadline:
             b.resync()
-            t0 = clock()
+            c0, w0 = cpu(), wall()
             for stream, raw in frames:
                 on_frame(stream, None, raw)
-            hand_t += clock() - t0
-            hand_n += len(frames)
+            hand["cpu"] += cpu() - c0
+            hand["wall"] += wall() - w0
+            hand["n"] += len(frames)
+        best = [1 << 62] * len(frames)
+        base_best = [1 << 62] * len(frames)
+        for _ in range(repeats):
             b.resync()
-            for stream, raw in frames:
-                s = clock()
+            for i, (stream, raw) in enumerate(frames):
+                t = wall()
                 on_frame(stream, None, raw)
-                hand_lat.append(clock() - s)
+                t = wall() - t
+                if t < best[i]:
+                    best[i] = t
+                t = wall()
+                loads(raw)
+                t = wall() - t
+                if t < base_best[i]:
+                    base_best[i] = t
     finally:
         gc.enable()
     assert b.client.malformed == 0 and b.client.errors == 0, b.client.stats()
-    base_lat.sort()
-    hand_lat.sort()
+    lat = sorted(best)
+    base_lat = sorted(base_best)
     return {
         "frames": len(frames),
-        "base_fps": base_n / (base_t / 1e9),
-        "fps": hand_n / (hand_t / 1e9),
-        "p50_us": percentile(hand_lat, 50) / 1e3,
-        "p99_us": percentile(hand_lat, 99) / 1e3,
+        "base_fps": base["n"] / (base["cpu"] / 1e9),
+        "fps": hand["n"] / (hand["cpu"] / 1e9),
+        "fps_wall": hand["n"] / (hand["wall"] / 1e9),
+        "p50_us": percentile(lat, 50) / 1e3,
+        "p99_us": percentile(lat, 99) / 1e3,
         "base_p99_us": percentile(base_lat, 99) / 1e3,
-        "max_us": hand_lat[-1] / 1e3,
+        "max_us": lat[-1] / 1e3,
     }
 
 
@@ -358,7 +389,10 @@ def main() -> None:
     ap.add_argument("--drops", type=int, default=20, help="connection drops per venue (0: skip)")
     ap.add_argument("--no-write", action="store_true", help="do not update BENCHMARKS.md")
     args = ap.parse_args()
-    benches = [BinanceBench("spot"), BinanceBench("usdm"), OkxBench(), BybitBench()]
+    import logging
+
+    logging.basicConfig(level=logging.ERROR)  # the drops below log a warning each: expected
+    benches = [BinanceBench("spot"), BinanceBench("usdm"), OkxBench(), OkxBench().as_sent_since_2026(), BybitBench()]
     frames, books = {}, {}
     for b in benches:
         frames[b.name] = measure_frames(b, args.seconds)

@@ -250,9 +250,8 @@ class WebSocketMarketDataClient:
         stream = self._streams.get(name)
         if stream is None:
             stream = WsStream(
-                f"{self.venue}/{name}", lambda n=name: self._stream_url(n), self, self.options, self._spawn
+                f"{self.venue}/{name}", lambda n=name: self._stream_url(n), self, self.options, self._spawn, key=name
             )
-            stream.key = name  # type: ignore[attr-defined]
             self._streams[name] = stream
             if self._started:
                 stream.start()
@@ -260,16 +259,16 @@ class WebSocketMarketDataClient:
 
     def _states_on(self, stream: WsStream) -> list[SymbolState]:
         """Symbols with at least one kind carried by `stream`."""
-        key = stream.key  # type: ignore[attr-defined]
+        key = stream.key
         return [st for st in self._states.values() if any(self._stream_for(st.symbol, k) == key for k in st.kinds)]
 
     def _books_on(self, stream: WsStream) -> list[SymbolState]:
-        key = stream.key  # type: ignore[attr-defined]
+        key = stream.key
         return [st for st in self._states.values() if st.book is not None and st.stream == key]
 
     def kinds_on(self, stream: WsStream, st: SymbolState, kinds: set[str] | None) -> set[str]:
         """The kinds of `st` (or just `kinds`) that `stream` carries."""
-        key = stream.key  # type: ignore[attr-defined]
+        key = stream.key
         return {k for k in (st.kinds if kinds is None else kinds) if self._stream_for(st.symbol, k) == key}
 
     # StreamHooks ---------------------------------------------------------------------------------
@@ -297,7 +296,7 @@ class WebSocketMarketDataClient:
 
     def on_connected(self, stream: WsStream, reconnect: bool) -> None:
         now = time.monotonic()
-        down = self._down_since.get(stream.key)  # type: ignore[attr-defined]
+        down = self._down_since.get(stream.key)
         if reconnect and down is not None:
             self.reconnect_times_s.append(now - down)
         now = self.clock.timestamp_ns()  # connector events are rare: the normal (checked) constructor
@@ -305,10 +304,10 @@ class WebSocketMarketDataClient:
         for st in self._books_on(stream):
             st.synced = False
             self._resync(st, "reconnect" if reconnect else "", True)
-        self._check_stream_synced(stream.key)  # type: ignore[attr-defined]
+        self._check_stream_synced(stream.key)
 
     def on_disconnected(self, stream: WsStream, reason: str) -> None:
-        self._down_since.setdefault(stream.key, time.monotonic())  # type: ignore[attr-defined]
+        self._down_since.setdefault(stream.key, time.monotonic())
         log.warning("%s: disconnected: %s", stream.name, reason)
         for st in self._books_on(stream):
             st.synced = False
@@ -317,12 +316,12 @@ class WebSocketMarketDataClient:
         self._emit_connector(VenueDisconnected(self.venue, reason, "market", ts_event=now, ts_init=now))
 
     def on_reconnecting(self, stream: WsStream, attempt: int, delay_s: float) -> None:
-        self._down_since.setdefault(stream.key, time.monotonic())  # type: ignore[attr-defined]
+        self._down_since.setdefault(stream.key, time.monotonic())
         now = self.clock.timestamp_ns()
         self._emit_connector(VenueReconnecting(self.venue, attempt, delay_s, "market", ts_event=now, ts_init=now))
 
     def on_overlap(self, stream: WsStream, active: bool) -> None:
-        self._overlap[stream.key] = active  # type: ignore[attr-defined]
+        self._overlap[stream.key] = active
 
     async def ping(self, stream: WsStream, conn: Conn) -> None:
         await self._ping(stream, conn)

@@ -104,9 +104,11 @@ class WsStream:
         options: StreamOptions,
         spawn: Spawn,
         *,
+        key: str = "",
         connect: Callable[..., Awaitable[Any]] | None = None,
     ) -> None:
         self.name = name
+        self.key = key or name  # the owner's short name for it (e.g. "public", "linear")
         self._url = url
         self._hooks = hooks
         self.options = options

@@ -121,7 +121,7 @@ class BybitMarketDataClient(WebSocketMarketDataClient):
         if topic is None:
             self._control(msg, raw)
             return
-        route = self._routes[stream.key].get(topic)  # type: ignore[attr-defined]
+        route = self._routes[stream.key].get(topic)
         if route is not None:
             route(msg, self.clock.timestamp_ns())
 
