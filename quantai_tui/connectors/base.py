@@ -216,11 +216,12 @@ class WebSocketMarketDataClient:
             by_stream.setdefault(self._stream_for(sym, kind), set()).add(kind)
         for name, stream_kinds in by_stream.items():
             stream = self._stream(name)
-            if stream.connected and stream.primary is not None:
-                for conn in list(stream.conns):
-                    await self._subscribe(stream, conn, [st], stream_kinds)
-                if "book" in stream_kinds:
-                    self._resync(st, "", True)
+            # Every open connection, including one still subscribing in on_open (it may have
+            # listed the symbols before this one was added); a repeated subscribe is harmless.
+            for conn in list(stream.conns):
+                await self._subscribe(stream, conn, [st], stream_kinds)
+            if "book" in stream_kinds and stream.connected:
+                self._resync(st, "", True)  # else on_connected starts the sync
 
     def _new_state(self, sym: str) -> SymbolState:
         inst = self.instruments.get(sym)

@@ -33,6 +33,7 @@ log = logging.getLogger("quantai.connectors.binance")
 
 _loads = orjson.loads
 MAX_BUFFER = 10_000  # diffs kept while a snapshot is on its way
+SNAPSHOT_CONCURRENCY = 4  # REST snapshots in flight at once (each weighs on Binance's rate limit)
 
 
 class _BookState:
@@ -80,6 +81,7 @@ class BinanceMarketDataClient(WebSocketMarketDataClient):
         self._futures = market.futures
         self._routes: dict[str, Any] = {}
         self._req_id = 0
+        self._snapshot_slots: asyncio.Semaphore | None = None
 
     # --- symbols and subscriptions ----------------------------------------------------------
     def _native(self, symbol: str) -> str:
@@ -240,9 +242,12 @@ class BinanceMarketDataClient(WebSocketMarketDataClient):
         while not st.synced and stream.connected and st.book is not None:
             attempt += 1
             try:
-                body = await self.http_get_json(
-                    self.endpoints.depth, {"symbol": st.native, "limit": str(self.snapshot_limit)}
-                )
+                if self._snapshot_slots is None:  # a reconnect resyncs every book: not all at once
+                    self._snapshot_slots = asyncio.Semaphore(SNAPSHOT_CONCURRENCY)
+                async with self._snapshot_slots:
+                    body = await self.http_get_json(
+                        self.endpoints.depth, {"symbol": st.native, "limit": str(self.snapshot_limit)}
+                    )
                 last_id, ev = parsing.parse_depth_snapshot(body, self.venue, st.symbol, self.clock.timestamp_ns())
             except asyncio.CancelledError:
                 raise
