@@ -80,7 +80,8 @@ def summarize(result: Any, limit_trades: int = 500) -> BacktestSummary:
         t = datetime.fromtimestamp(f.ts / 1e9, tz=UTC).strftime("%m-%d %H:%M:%S")
         trades.append((t, f.symbol, f.side, f"{f.qty}", f"{f.price}", f"{f.fee:.4f}"))
     params = " ".join(f"{k}={v}" for k, v in result.params.items())
-    title = f"{result.strategy} {params} · {', '.join(result.symbols)} {result.timeframe}".strip()
+    symbols = ", ".join(result.symbols[:3]) + (" …" if len(result.symbols) > 3 else "")
+    title = f"{result.strategy} {params} · {symbols} {result.timeframe}".strip()
     return BacktestSummary(title, rows, [e for _, e in result.equity_curve], trades,
                            f"{float(result.final_equity):,.2f}")
 

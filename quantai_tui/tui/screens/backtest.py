@@ -54,7 +54,8 @@ class BacktestScreen(Screen[None]):
         svc = self.service
         strategies = svc.strategies()
         data = svc.data_choices()
-        strategy = self._strategy if self._strategy in strategies else (strategies[0] if strategies else None)
+        fallback = "ma_crossover" if "ma_crossover" in strategies else (strategies[0] if strategies else None)
+        strategy = self._strategy if self._strategy in strategies else fallback
         with Horizontal(id="form"):
             with Vertical():
                 yield Label("Strategy")
