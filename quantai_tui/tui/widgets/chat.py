@@ -34,7 +34,7 @@ class ChatPane(Vertical):
         self._blink = blink
 
     def compose(self) -> ComposeResult:
-        yield RichLog(id="chat-log", wrap=True, markup=False, max_lines=500)
+        yield RichLog(id="chat-log", wrap=True, min_width=20, markup=False, max_lines=500)
         prompt = Input(placeholder="/help · /buy 0.01 · ask…", id="chat-input")
         prompt.cursor_blink = self._blink
         yield prompt

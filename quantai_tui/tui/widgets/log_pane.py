@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import NamedTuple
 
 from rich.text import Text
@@ -28,7 +28,7 @@ class LogPane(RichLog):
     KEEP = 2000
 
     def __init__(self, *, level: int = logging.INFO, show_time: bool = True, id: str | None = None) -> None:
-        super().__init__(id=id, max_lines=self.KEEP, wrap=False, markup=False, auto_scroll=True)
+        super().__init__(id=id, max_lines=self.KEEP, wrap=True, min_width=20, markup=False, auto_scroll=True)
         self.level = level
         self.show_time = show_time
         self.entries: deque[Entry] = deque(maxlen=self.KEEP)
@@ -42,7 +42,7 @@ class LogPane(RichLog):
     def _line(self, e: Entry) -> Text:
         line = Text(no_wrap=True)
         if self.show_time and e.ts_ns:
-            stamp = datetime.fromtimestamp(e.ts_ns / 1e9, tz=UTC).strftime("%H:%M:%S")
+            stamp = datetime.fromtimestamp(e.ts_ns / 1e9).strftime("%H:%M:%S")  # local time, like a clock
             line.append(stamp + " ", theme_style(self.app, "foreground-muted"))
         style = theme_style(self.app, _VAR.get(e.level, "error"), bold=e.level >= logging.ERROR)
         if e.source == "key":

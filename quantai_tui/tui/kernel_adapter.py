@@ -1,0 +1,135 @@
+"""The bridge's EngineFacade over the real Kernel: the one small adapter between the UI's
+needs and the engine's objects. Reads take immutable views of the kernel's cache; commands go
+through `kernel.execute`, so every order passes the same risk checks and audit log as a
+strategy's or the CLI's."""
+
+from __future__ import annotations
+
+import dataclasses
+import heapq
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from quantai_tui.core.commands import Command, SubmitOrder
+from quantai_tui.core.enums import ConnectionState, TradingMode, TradingState
+from quantai_tui.core.errors import OrderError, RiskDenied
+from quantai_tui.core.instruments import Instrument
+from quantai_tui.tui.views import AccountView, OrderView, PositionView
+
+if TYPE_CHECKING:
+    from quantai_tui.core.book import OrderBook
+    from quantai_tui.core.orders import Order
+    from quantai_tui.engine.kernel import Kernel
+
+RECENT_CLOSED = 50
+_CENT = Decimal("0.01")
+
+
+def order_view(o: Order) -> OrderView:
+    return OrderView(
+        client_order_id=o.client_order_id, venue=o.venue, symbol=o.symbol, side=o.side.value,
+        order_type=o.order_type.value, quantity=str(o.quantity), filled=str(o.filled_qty),
+        price=str(o.price) if o.price is not None else "", status=o.status, strategy_id=o.strategy_id,
+        ts_ns=o.ts_last or o.ts_submitted, reason=o.last_reason,
+    )
+
+
+class KernelFacade:
+    def __init__(self, kernel: Kernel, account_name: str = "") -> None:
+        self.kernel = kernel
+        self.bus = kernel.bus
+        self.venue = kernel.venue
+        self.mode: TradingMode = kernel.mode
+        self.account_name = account_name or ("paper" if kernel.mode is not TradingMode.LIVE else "")
+
+    @property
+    def symbols(self) -> Sequence[str]:
+        return self.kernel.config.symbols
+
+    async def start(self) -> None:
+        await self.kernel.start()
+
+    async def stop(self) -> None:
+        await self.kernel.stop("the TUI was closed")
+
+    async def execute(self, command: Command) -> Any:
+        """Run a command; a refusal raises (RiskDenied names the check), so the UI shows it in place."""
+        k = self.kernel
+        if isinstance(command, SubmitOrder) and command.client_order_id is None:
+            # our id up front: the denial (if any) is then found by id, not by position
+            command = dataclasses.replace(command, client_order_id=k.oms.next_client_order_id())
+        res = await k.execute(command)
+        if isinstance(command, SubmitOrder):
+            if not res.ok:
+                d = next((d for d in reversed(k.oms.denials) if d.client_order_id == command.client_order_id), None)
+                if d is not None:
+                    raise RiskDenied(d.check, d.reason)
+                raise OrderError(res.message)
+            return res.client_order_id
+        if not res.ok:
+            raise OrderError(res.message)
+        return res
+
+    # --- reads ------------------------------------------------------------------------------------
+    def instrument(self, symbol: str) -> Instrument | None:
+        return self.kernel.cache.find_instrument(self.venue, symbol)
+
+    def book(self, symbol: str) -> OrderBook | None:
+        return self.kernel.cache.book(self.venue, symbol)
+
+    def orders(self) -> list[OrderView]:
+        cache = self.kernel.cache
+        open_ = [order_view(o) for o in cache.open.values()]
+        closed = heapq.nlargest(RECENT_CLOSED, (o for o in cache.orders.values() if not o.is_open),
+                                key=lambda o: o.ts_last or o.ts_submitted)
+        out = open_ + [order_view(o) for o in closed]
+        out.sort(key=lambda v: v.ts_ns, reverse=True)
+        return out
+
+    def positions(self) -> list[PositionView]:
+        k = self.kernel
+        out = []
+        for p in k.portfolio.positions():
+            mark = k.cache.mark(p.venue, p.symbol)
+            upnl = p.unrealized(mark) if mark is not None else 0.0
+            out.append(PositionView(
+                p.venue, p.symbol, p.qty, p.avg_price, Decimal(repr(mark)) if mark is not None else None,
+                Decimal(repr(upnl)).quantize(_CENT), p.realized_pnl.quantize(_CENT), k.portfolio.currency))
+        out.sort(key=lambda v: (v.venue, v.symbol))
+        return out
+
+    def account(self) -> AccountView:
+        pf = self.kernel.portfolio
+        eq, day = pf.equity(), pf.day_pnl()
+        return AccountView(Decimal(repr(eq)).quantize(_CENT), Decimal(repr(day)).quantize(_CENT), pf.currency)
+
+    def trading_state(self) -> TradingState:
+        return self.kernel.risk.state
+
+    def kill_switch_engaged(self) -> bool:
+        return bool(self.kernel.kill_switch.engaged)
+
+    def connection_state(self) -> ConnectionState:
+        if not self.kernel.started:
+            return ConnectionState.CONNECTING
+        md = self.kernel.market_data.get(self.venue)
+        return md.state if md is not None else ConnectionState.CONNECTED
+
+    # --- strategies -------------------------------------------------------------------------------
+    def strategy_names(self) -> list[str]:
+        from quantai_tui.engine.strategy_loader import list_strategies
+
+        return sorted(list_strategies())
+
+    def running_strategies(self) -> list[str]:
+        return list(self.kernel.strategies)
+
+    async def start_strategy(self, name: str, params: dict[str, str]) -> str:
+        from quantai_tui.engine.strategy_loader import load_strategy
+
+        cls = load_strategy(name)
+        return await self.kernel.add_strategy(cls(params))
+
+    async def stop_strategy(self, strategy_id: str) -> None:
+        await self.kernel.stop_strategy(strategy_id)
