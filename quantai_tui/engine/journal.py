@@ -23,9 +23,18 @@ if TYPE_CHECKING:
 log = logging.getLogger("quantai.journal")
 
 
+_TOPICS: dict[tuple[str, str, str], str] = {}
+
+
 def topic_of(event: Event) -> str:
     if isinstance(event, (OrderEvent, PositionEvent)):
-        return f"{event.TOPIC}.{event.venue}.{event.symbol}"  # type: ignore[attr-defined]
+        key = (event.TOPIC, event.venue, event.symbol)  # type: ignore[attr-defined]
+        t = _TOPICS.get(key)
+        if t is None:
+            t = ".".join(key)
+            if len(_TOPICS) < 100_000:  # a bounded cache: symbols are few
+                _TOPICS[key] = t
+        return t
     if isinstance(event, (BalanceUpdated, ConnectorEvent)):
         return f"{event.TOPIC}.{event.venue}"
     return event.TOPIC

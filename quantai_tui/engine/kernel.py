@@ -223,7 +223,7 @@ class Kernel:
             maker_fee_bps=fee if fee is not None else (None if self.backtest or venue == "sim" else p.maker_fee_bps),
             taker_fee_bps=fee if fee is not None else (None if self.backtest or venue == "sim" else p.taker_fee_bps),
             slippage_bps=p.slippage_bps if cfg.slippage_bps is None else cfg.slippage_bps,
-            bar_mode=cfg.bar_mode)
+            bar_mode=cfg.bar_mode, track_account=not self.backtest)
         self.paper_venues.add(venue)
         return client
 

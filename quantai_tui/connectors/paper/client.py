@@ -44,7 +44,7 @@ class PaperExecutionClient(BaseExecutionClient):
                  book: Callable[[str], OrderBook | None] | None = None,
                  position: Callable[[str], Decimal] | None = None, latency_ms: float = 0.0,
                  maker_fee_bps: Decimal | None = None, taker_fee_bps: Decimal | None = None,
-                 slippage_bps: Decimal = Decimal(0), bar_mode: bool = False) -> None:
+                 slippage_bps: Decimal = Decimal(0), bar_mode: bool = False, track_account: bool = True) -> None:
         super().__init__(venue, report, clock, submit_timeout_s=None, request_timeout_s=None)
         self._instrument = instrument
         self._book = book or (lambda s: None)
@@ -58,6 +58,9 @@ class PaperExecutionClient(BaseExecutionClient):
         self._closed: deque[str] = deque()  # oldest first; records beyond max_closed are forgotten
         self.max_closed = 50_000
         self.ledger = Ledger()
+        # the venue's own books of the account (what account() reports to reconciliation); a
+        # backtest never reconciles, so it skips that work per fill
+        self.track_account = track_account
         self._vid = 0
         self._trade = 0
         self._in_flight: set[str] = set()
@@ -158,10 +161,10 @@ class PaperExecutionClient(BaseExecutionClient):
                 tid = f"{rec.venue_order_id}-{self._trade}"
                 assert ex.qty is not None and ex.price is not None and ex.fee is not None
                 rec.add_fill(tid, ex.qty, ex.price, ex.fee, ex.ts)
-                inst = rec.instrument
-                q = ex.qty.as_decimal()
-                self.ledger.apply_fill(self.venue, inst, q if req.side is OrderSide.BUY else -q,
-                                       ex.price.as_decimal(), ex.fee.as_decimal(), ex.fee.currency, ex.ts)
+                if self.track_account:
+                    q = ex.qty.as_decimal()
+                    self.ledger.apply_fill(self.venue, rec.instrument, q if req.side is OrderSide.BUY else -q,
+                                           ex.price.as_decimal(), ex.fee.as_decimal(), ex.fee.currency, ex.ts)
                 if rec.status is OrderStatus.FILLED:
                     self._close(rec.coid)
                 self.filled(rec.coid, req.symbol, rec.venue_order_id, tid, req.side, ex.qty, ex.price, ex.fee,
