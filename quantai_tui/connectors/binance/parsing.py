@@ -36,8 +36,13 @@ def parse_agg_trade(d: dict[str, Any], venue: str, symbol: str, ts_init: int) ->
 
 def parse_book_ticker(d: dict[str, Any], venue: str, symbol: str, ts_init: int) -> QuoteTick:
     """bookTicker. Spot carries no timestamp (ts_event = ts_init); USD-M has T (transaction time)."""
+    bid = float(d["b"])
+    bid_size = float(d["B"])
+    ask = float(d["a"])
+    ask_size = float(d["A"])
+    if not (0.0 < bid < _INF and 0.0 < ask < _INF and 0.0 <= bid_size < _INF and 0.0 <= ask_size < _INF):
+        raise ValueError(f"bad quote {bid!r} {bid_size!r} {ask!r} {ask_size!r}")
     t = d.get("T") or d.get("E")
-    (bid, bid_size), (ask, ask_size) = parse_levels(((d["b"], d["B"]), (d["a"], d["A"])))
     return _make_quote(venue, symbol, bid, bid_size, ask, ask_size, int(t) * _MS if t else ts_init, ts_init)
 
 
