@@ -294,16 +294,16 @@ class Portfolio:
             self.journal.emit(EquityBaseline(day, _dec(self.day_start_equity), _dec(self.peak_equity), self.currency,
                                              ts_event=now, ts_init=now))
 
-    def day_pnl(self, now: int | None = None) -> float:
+    def day_pnl(self, now: int | None = None, eq: float | None = None) -> float:
         """Realised + unrealised since 00:00 UTC, as equity now less equity at the day's start."""
         now = self.clock.timestamp_ns() if now is None else now
-        eq = self.equity()
+        eq = self.equity() if eq is None else eq
         self.update_baseline(now, eq)
         return eq - (self.day_start_equity or eq)
 
-    def drawdown_pct(self, now: int | None = None) -> float:
+    def drawdown_pct(self, now: int | None = None, eq: float | None = None) -> float:
         now = self.clock.timestamp_ns() if now is None else now
-        eq = self.equity()
+        eq = self.equity() if eq is None else eq
         self.update_baseline(now, eq)
         peak = self.peak_equity or eq
         return 0.0 if peak <= 0 else max(0.0, (peak - eq) / peak * 100.0)

@@ -44,6 +44,7 @@ class OrderIntent:
     ref_price: Decimal | None = None  # what the order is valued at: its price, trigger, else the mark
     amends: Order | None = None  # the open order an amend replaces
     internal: bool = False  # a kill-switch flatten order: allowed while HALTED
+    _notional: Decimal | None = None
 
     @property
     def sign(self) -> int:
@@ -51,9 +52,11 @@ class OrderIntent:
 
     @property
     def notional(self) -> Decimal | None:
-        if self.ref_price is None:
-            return None
-        return self.instrument.notional(self.ref_price, self.quantity)
+        """Value at the reference price (computed once: several checks read it)."""
+        n = self._notional
+        if n is None and self.ref_price is not None:
+            n = self._notional = self.instrument.notional(self.ref_price, self.quantity.as_decimal())
+        return n
 
     @property
     def signed_qty(self) -> Decimal:
@@ -71,6 +74,17 @@ class RiskEnv:
         self.clock = clock
         self.state = TradingState.ACTIVE
         self.tripped: list[tuple[str, str]] = []  # (check, reason) that ask to stop adding risk
+        self._equity: float | None = None  # valued once per order, whichever checks need it
+
+    def equity(self) -> float:
+        eq = self._equity
+        if eq is None:
+            eq = self._equity = self.portfolio.equity()
+        return eq
+
+    def begin(self) -> None:
+        """A new order is being checked: forget values computed for the last one."""
+        self._equity = None
 
     def open_orders(self, venue: str | None = None, symbol: str | None = None) -> list[Order]:
         return self.cache.open_orders(venue, symbol)

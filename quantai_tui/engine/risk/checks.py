@@ -50,17 +50,31 @@ class InstrumentCheck(Check):
     def check(self, intent: OrderIntent, env: RiskEnv) -> str | None:
         inst = intent.instrument
         t = intent.order_type
+        q = intent.quantity
         try:
-            if not intent.quantity:
+            if not q:
                 return "quantity must be positive"
-            inst.check_qty(intent.quantity)
+            lot = inst.lot_size
+            if q.precision == lot.precision and inst.max_quantity is None:  # the usual case, in integers
+                if q.raw % lot.raw:
+                    return f"{inst.symbol}: quantity {q} is not a multiple of lot {lot}"
+                if q.raw < inst.min_quantity.raw:
+                    return f"{inst.symbol}: quantity {q} is below the minimum {inst.min_quantity}"
+            else:
+                inst.check_qty(q)
             if t in (OrderType.LIMIT, OrderType.STOP_LIMIT):
                 if intent.price is None:
                     return f"a {t.value} order needs a price"
             if intent.price is not None:
-                if intent.price.raw <= 0:
-                    return f"price {intent.price} must be positive"
-                inst.check_price(intent.price)
+                px = intent.price
+                if px.raw <= 0:
+                    return f"price {px} must be positive"
+                tick = inst.tick_size
+                if px.precision == tick.precision:
+                    if px.raw % tick.raw:
+                        return f"{inst.symbol}: price {px} is not a multiple of tick {tick}"
+                else:
+                    inst.check_price(px)
             if t in (OrderType.STOP_MARKET, OrderType.STOP_LIMIT):
                 if intent.trigger_price is None or intent.trigger_price.raw <= 0:
                     return f"a {t.value} order needs a positive trigger price"
@@ -217,8 +231,9 @@ class BalanceCheck(Check):
         if not inst.is_derivative:
             open_same = env.same_side_open(intent)
             if intent.sign > 0:
-                need = EXACT.multiply(inst.notional(intent.ref_price, intent.quantity.as_decimal() + open_same),
-                                      1 + fee_rate)
+                n = intent.notional if not open_same else inst.notional(intent.ref_price,
+                                                                        intent.quantity.as_decimal() + open_same)
+                need = EXACT.multiply(n, 1 + fee_rate)  # type: ignore[arg-type]
                 have = pf.free(intent.venue, inst.quote)
                 if need > have:
                     return f"needs {fmt(need, 2)} {inst.quote} (with open buys and fees) > free {fmt(have, 2)}"
@@ -257,7 +272,7 @@ class DailyLossCheck(Check):
         lim = env.settings.daily_loss_limit
         if not lim or intent.internal or intent.reduce_only or env.reduces(intent):
             return None
-        pnl = env.portfolio.day_pnl(env.clock.timestamp_ns())
+        pnl = env.portfolio.day_pnl(env.clock.timestamp_ns(), env.equity())
         if pnl <= -float(lim):
             reason = f"loss since 00:00 UTC {-pnl:.2f} >= limit {fmt(lim)}"
             env.trip(self.name, reason)
@@ -272,7 +287,7 @@ class DrawdownCheck(Check):
         lim = env.settings.max_drawdown_pct
         if not lim or intent.internal or intent.reduce_only or env.reduces(intent):
             return None
-        dd = env.portfolio.drawdown_pct(env.clock.timestamp_ns())
+        dd = env.portfolio.drawdown_pct(env.clock.timestamp_ns(), env.equity())
         if dd >= float(lim):
             reason = f"drawdown {dd:.2f}% from peak {env.portfolio.peak_equity or 0:.2f} >= max {fmt(lim)}%"
             env.trip(self.name, reason)

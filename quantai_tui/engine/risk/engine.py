@@ -85,6 +85,7 @@ class RiskEngine:
     # --- checks --------------------------------------------------------------------------------
     def check(self, intent: OrderIntent) -> Denial | None:
         env = self.env
+        env.begin()
         for c in self.checks:
             reason = c.check(intent, env)
             if reason is not None:
