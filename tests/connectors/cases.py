@@ -152,7 +152,7 @@ class BybitCase(VenueCase):
     name = "bybit"
     symbol = "XRP/USDT:USDT"
     native = "XRPUSDT"
-    client_options = {"book_depth": 500}
+    client_options = {"book_depth": 500, "bar_timeframe": "5m"}  # the kline fixture is kline.5
 
     def make_venue(self, server: ExchangeServer) -> BybitVenue:
         return BybitVenue(server)

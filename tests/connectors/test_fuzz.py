@@ -45,9 +45,13 @@ class Offline:
         self.venue = case.make_venue(self.server)
         self.client: WebSocketMarketDataClient = case.make_client(self.server, Recorder(), **case.client_options)
         asyncio.run(self.client.subscribe(case.symbol, case.kinds))
+        natives = {case.native}
+        if case.name == "bybit":  # Bybit's trade and kline fixtures are BTCUSDT's
+            asyncio.run(self.client.subscribe("BTC/USDT:USDT", ["trades", "bars"]))
+            natives.add("BTCUSDT")
         self.state = self.client._states[case.symbol]
         self.streams = {k: self.client._stream(self.client._stream_for(case.symbol, k)) for k in case.kinds}
-        self.frames = [(i.kind, i.text.encode()) for i in self.venue.items if i.symbol == case.native]
+        self.frames = [(i.kind, i.text.encode()) for i in self.venue.items if i.symbol in natives]
         self.frames += [(k, t.encode()) for k, t in self.extra_frames()]
 
     def extra_frames(self) -> list[tuple[str, str]]:
@@ -55,7 +59,10 @@ class Offline:
         if self.case.name == "okx":
             return [("book", v.snapshot_frame(self.case.native)), ("quotes", v.bbo_frame(self.case.native))]
         if self.case.name == "bybit":
-            return [("book", v.book_frame(500))]
+            from tests.exchange_server.bybit import _Derived
+
+            v.derived_streams.setdefault(1, _Derived(v._top(1)))
+            return [("book", v.book_frame(500)), ("quotes", v.book_frame(1))]
         return []
 
     def resync(self) -> None:
