@@ -211,6 +211,9 @@ class BacktestEngine:
         self.denied = 0
         self.denials: dict[str, list[Any]] = {}  # check -> [count, first reason]
         self.fees = Decimal(0)
+        self._sid: dict[str, str] = {}  # client order id -> strategy id, until its fill
+        self._cash_f = float(self.initial_capital)
+        self._pos_f: dict[str, float] = {}
         self.bus.subscribe(f"orders.{venue}.>", self._on_order_event, types=(OrderFilled, OrderSubmitted),
                            priority=-10, name="backtest.orders")
         self.bus.subscribe("risk", self._on_denied, types=(OrderDenied,), name="backtest.denied")
@@ -221,15 +224,22 @@ class BacktestEngine:
     def _on_order_event(self, ev: Any) -> None:
         if type(ev) is OrderSubmitted:
             self.orders += 1
+            self._sid[ev.client_order_id] = ev.strategy_id
             return
         q = ev.last_qty.as_decimal()
         px = ev.last_px.as_decimal()
         fee = ev.fee.as_decimal()
-        order = self.kernel.oms.get(ev.client_order_id)
+        buy = ev.side is OrderSide.BUY
         self.fills.append(FillRecord(ev.ts_event, ev.symbol, ev.side.value, q, px, fee, ev.client_order_id,
-                                     order.strategy_id if order is not None else ""))
+                                     self._sid.get(ev.client_order_id, "")))
         self.fees += fee
-        self.trips.on_fill(ev.symbol, q if ev.side is OrderSide.BUY else -q, px, fee)
+        self.trips.on_fill(ev.symbol, q if buy else -q, px, fee)
+        # float mirror of cash and positions: what the metrics sample (the exact ledger is the
+        # portfolio's, used for the final equity)
+        qf = float(ev.last_qty)
+        notional = qf * float(ev.last_px)
+        self._cash_f += (-notional if buy else notional) - float(fee)
+        self._pos_f[ev.symbol] = self._pos_f.get(ev.symbol, 0.0) + (qf if buy else -qf)
         self.metrics.touch(self.equity_float())
 
     def _on_denied(self, ev: OrderDenied) -> None:
@@ -239,7 +249,16 @@ class BacktestEngine:
         by[0] += 1
 
     def equity_float(self) -> float:
-        return self.portfolio.equity(self.venue_name)
+        """Cash plus positions at their marks, in floats (metrics only)."""
+        eq = self._cash_f
+        v = self.venue_name
+        mark = self.cache.mark
+        for sym, q in self._pos_f.items():
+            if q:
+                m = mark(v, sym)
+                if m is not None:
+                    eq += q * m
+        return eq
 
     def equity(self) -> Decimal:
         """Exact: every balance valued at its symbol's mark (the last trade, the last bar's close,
@@ -259,9 +278,7 @@ class BacktestEngine:
         return total
 
     def exposed(self) -> bool:
-        v = self.venue_name
-        pq = self.portfolio.position_qty
-        return any(pq(v, s) for s in self.symbols)
+        return any(abs(q) > 1e-12 for q in self._pos_f.values())
 
     def marks(self) -> tuple[float, ...]:
         v = self.venue_name
