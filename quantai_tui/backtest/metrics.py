@@ -7,6 +7,7 @@ Definitions (docs/backtest.md has the long form):
 - sharpe  = mean(r) / std(r, ddof=1) * sqrt(periods per year)   (risk-free rate 0)
 - sortino = mean(r) / sqrt(mean(min(r, 0)^2)) * sqrt(periods per year)
 - cagr    = (E_end / E_0) ** (365.25 days / duration) - 1, duration from first to last event
+  (None under one day)
 - max_drawdown_pct = largest (peak - E) / peak over the samples and fills, in percent
 - win_rate = share of closed round trips (flat -> position -> flat or flip) with P&L > 0,
   P&L after fees; profit_factor = gross profit / gross loss of those trips
@@ -140,7 +141,7 @@ class MetricsAccumulator:
         cagr = None
         if self.first_ts is not None and self.last_ts is not None and self.initial > 0 and final > 0:
             years = (self.last_ts - self.first_ts) / 1e9 / CAGR_YEAR_S
-            if years > 0:
+            if years * 365.25 >= 1.0:  # compounding less than a day into a year says nothing
                 try:
                     cagr = ((final / self.initial) ** (1.0 / years) - 1.0) * 100.0
                 except OverflowError:
