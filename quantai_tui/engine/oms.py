@@ -23,7 +23,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from quantai_tui.core.commands import ModifyOrder, SubmitOrder
-from quantai_tui.core.enums import OrderStatus, OrderType, TradingState
+from quantai_tui.core.enums import OrderStatus, TradingState
 from quantai_tui.core.errors import IllegalTransition, StoreError, VenueRejected
 from quantai_tui.core.events import (
     Event,
@@ -389,6 +389,3 @@ class OrderManager:
     async def close(self) -> None:
         await self.tasks.close()
 
-
-def order_type_needs_price(t: OrderType) -> bool:
-    return t in (OrderType.LIMIT, OrderType.STOP_LIMIT)
