@@ -109,7 +109,6 @@ class WebSocketMarketDataClient:
         self._started = False
         self._overlap: dict[str, bool] = {}
         self._down_since: dict[str, float] = {}
-        self._pending_resync: dict[str, float] = {}
         self._connector_topic = f"connector.{venue}"
         self._http: Any = None
         # counters

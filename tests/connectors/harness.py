@@ -12,7 +12,6 @@ from typing import Any
 
 from quantai_tui.connectors.base import MARKET_KINDS, WebSocketMarketDataClient
 from quantai_tui.connectors.stream import StreamOptions
-from quantai_tui.core.clock import LiveClock
 from quantai_tui.core.events import BookResynced, OrderBookDeltas, TradeTick
 from tests.connectors import reference
 from tests.exchange_server import ExchangeServer, VenueFeed
