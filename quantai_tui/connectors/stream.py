@@ -11,8 +11,8 @@ ping looks like, what to do with a frame. The loop:
   `ping_interval_s` -> the venue's ping is sent; idle for `heartbeat_timeout_s` -> the link is
   taken for half-open and the transport is aborted (a close handshake would wait on a dead peer).
 - Reconnect: full-jitter exponential backoff, `uniform(0, min(max, initial * 2**(n-1)))`; the
-  attempt count only resets after a connection delivered data, so a venue that accepts and drops
-  at once is not hammered.
+  attempt count only resets after a connection delivered data or lasted `stable_after_s`, so a
+  venue that accepts and drops at once is not hammered.
 - Rotation (make-before-break): when `max_connection_age_s` is set (Binance closes connections at
   24 h), a second connection is opened and subscribed before the old one is closed; both feed
   frames during `rotation_overlap_s` and the client drops duplicates (hooks.on_overlap).
@@ -48,6 +48,7 @@ class StreamOptions:
     max_connection_age_s: float | None = None  # rotate (make-before-break) before the venue cuts us
     rotation_overlap_s: float = 3.0  # both connections feed frames this long during a rotation
     max_frame_bytes: int = 16 * 1024 * 1024
+    stable_after_s: float = 10.0  # a connection that lasted this long (or got data) resets the backoff
 
 
 class Conn:
@@ -198,7 +199,8 @@ class WsStream:
             if self._stopping:
                 break
             self._hooks.on_disconnected(self, reason)
-            attempt = attempt + 1 if conn.frames == 0 else 1
+            stable = conn.frames > 0 or time.monotonic() - conn.opened_at >= self.options.stable_after_s
+            attempt = 1 if stable else attempt + 1
 
     async def _open(self) -> Conn | None:
         """Connect and subscribe; None (logged) on failure."""

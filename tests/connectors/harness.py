@@ -19,7 +19,7 @@ from tests.exchange_server import ExchangeServer, VenueFeed
 # Short timings so faults resolve in well under a second.
 FAST = dict(
     heartbeat_timeout_s=1.0, ping_interval_s=0.2, backoff_initial_s=0.05, backoff_max_s=0.4,
-    open_timeout_s=3.0, close_timeout_s=0.5,
+    open_timeout_s=3.0, close_timeout_s=0.5, stable_after_s=0.2,
 )
 TIMEOUT = 15.0  # generous: a wait that fails names what it waited for
 
