@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import re
 import statistics
 import sys
@@ -80,6 +81,7 @@ async def durable_path(n: int, tmp: Path) -> tuple[list[float], float]:
     standard_book(k)
     ctx = k.context("bench")
     cmds = commands(k, n)
+    gc.collect()
     lat = []
     t0 = time.perf_counter()
     for c in cmds:
@@ -99,6 +101,7 @@ def memory_path(n: int) -> float:
     standard_book(k)
     ctx = k.context("bench")
     cmds = commands(k, n)
+    gc.collect()  # what earlier runs left behind is not this run's cost
     c0 = time.process_time()
     for c in cmds:
         run_sync(ctx.submit_order(c))

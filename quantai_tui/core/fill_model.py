@@ -50,7 +50,7 @@ from quantai_tui.core.fill_parts import (  # noqa: F401 - re-exported: the fill 
     _opposite,
 )
 from quantai_tui.core.instruments import Instrument
-from quantai_tui.core.positions import to_raw
+from quantai_tui.core.positions import product, to_raw
 from quantai_tui.core.values import ROUND_CEIL, ROUND_FLOOR, EXACT, FixedPoint, Money, Price, Quantity
 
 _BPS = Decimal("0.0001")
@@ -72,6 +72,7 @@ class Matcher:
         self.price_prec = instrument.price_precision
         self.size_scale = 10**self.size_prec
         self.lot_raw = instrument.lot_size.raw
+        self._linear_cs1 = not instrument.is_inverse and instrument.contract_size == 1
         self.orders: dict[str, SimOrder] = {}
         self.buys: list[tuple[float, int, SimOrder]] = []  # resting limits, best (highest) first
         self.sells: list[tuple[float, int, SimOrder]] = []  # best (lowest) first
@@ -233,6 +234,14 @@ class Matcher:
         """Fill o as taker against book levels up to `limit`."""
         scale = self.size_scale
         lot = self.lot_raw
+        px, size = levels[0]  # most orders need only the best level
+        if (o.sign > 0 and px > limit) or (o.sign < 0 and px < limit):
+            return
+        avail = int(size * scale + 0.5)
+        avail -= avail % lot
+        if avail >= o.leaves_raw:
+            self._fill(o, o.leaves_raw, self._taker_price(px, o.sign), LiquiditySide.TAKER, ts, out)
+            return
         for px, size in levels:
             if (o.sign > 0 and px > limit) or (o.sign < 0 and px < limit):
                 break
@@ -463,7 +472,7 @@ class Matcher:
         o.leaves_raw -= q
         qty = Quantity.from_raw(q, self.size_prec)
         rate = self.maker_fee if liq is LiquiditySide.MAKER else self.taker_fee
-        notional = self.inst.notional(price, qty)
+        notional = product(price, qty) if self._linear_cs1 else self.inst.notional(price, qty)
         fp = self.fee_precision
         fee = Money.of(FixedPoint.from_raw(to_raw(EXACT.multiply(notional, rate), fp), fp), self.fee_currency)
         out.append(Execution(FILL, o, ts, qty, price, liq, fee))

@@ -41,6 +41,7 @@ from quantai_tui.core.events.orders import (
 from quantai_tui.core.values import EXACT, Price, Quantity
 
 S = OrderStatus
+_ZERO = Decimal(0)
 STAY: Final = "STAY"
 PREV: Final = "PREV"
 FILL: Final = "FILL"
@@ -287,16 +288,24 @@ class Order:
             raise IllegalTransition(f"order {self.client_order_id}: a {fill.side.value} fill on a {self.side.value} order")
         if not fill.last_qty:
             raise IllegalTransition(f"order {self.client_order_id}: a fill of zero")
-        filled = self.filled_qty + fill.last_qty
-        if filled > self.quantity:
+        last, prev, qty = fill.last_qty, self.filled_qty, self.quantity
+        if last.precision == prev.precision == qty.precision:  # the usual case, in integers
+            raw = prev.raw + last.raw
+            over = raw > qty.raw
+            filled = Quantity.from_raw(raw, prev.precision)
+        else:
+            filled = prev + last  # type: ignore[assignment]
+            over = filled > qty
+        if over:
             raise IllegalTransition(
                 f"order {self.client_order_id}: fill {fill.trade_id} of {fill.last_qty} would fill "
                 f"{filled} of {self.quantity}"
             )
         self.filled_qty = filled  # type: ignore[assignment]
-        self.notional += EXACT.multiply(fill.last_qty.as_decimal(), fill.last_px.as_decimal())
+        q, p = fill.last_qty, fill.last_px
+        self.notional = EXACT.add(self.notional, EXACT.scaleb(Decimal(q.raw * p.raw), -(q.precision + p.precision)))
         cur = fill.fee.currency
-        self.fees[cur] = self.fees.get(cur, Decimal(0)) + fill.fee.as_decimal()
+        self.fees[cur] = EXACT.add(self.fees.get(cur, _ZERO), fill.fee.as_decimal())
         self.trade_ids.add(fill.trade_id)
         if fill.venue_order_id and not self.venue_order_id:
             self.venue_order_id = fill.venue_order_id

@@ -52,16 +52,11 @@ class KernelTradingContext:
         return self._oms.next_client_order_id()
 
     async def submit_order(self, command: SubmitOrder) -> str:
-        cmd = command
-        if not cmd.client_order_id:
-            c = cmd
-            cmd = SubmitOrder(c.venue, c.symbol, c.side, c.order_type, c.quantity, c.price, c.trigger_price,
-                              c.time_in_force, c.post_only, c.reduce_only, c.strategy_id,
-                              self._oms.next_client_order_id())
+        coid = command.client_order_id or self._oms.next_client_order_id()
         if self.pre_submit is not None:
-            self.pre_submit(cmd.client_order_id)
-        await self._oms.submit(cmd)
-        return cmd.client_order_id  # type: ignore[return-value]
+            self.pre_submit(coid)
+        await self._oms.submit(command, client_order_id=coid)
+        return coid
 
     async def cancel_order(self, command: CancelOrder) -> None:
         await self._oms.cancel(command.client_order_id)

@@ -74,6 +74,11 @@ class Journal:
         self.bus.publish(t, event)
         return seq
 
+    def wanted(self, topic: str) -> bool:
+        """Would an event on `topic` be stored or heard? False only for a store that keeps
+        nothing (a backtest's) and no subscriber: then the event need not be made at all."""
+        return self.replaying or getattr(self.store, "keep", True) or self.bus.has_subscribers(topic)
+
     def publish_only(self, event: Event, topic: str | None = None) -> None:
         """Tell subscribers without storing (derived, high-rate views)."""
         if not self.replaying:

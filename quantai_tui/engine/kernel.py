@@ -141,6 +141,7 @@ class Kernel:
         for inst in cfg.instruments:
             self.cache.add_instrument(inst)
         self.portfolio = Portfolio(self.cache, self.clock, self.journal, currency=self.settings.paper.currency)
+        self.portfolio.sample_on_fill = not self.backtest  # a backtest samples equity on its own clock
         self.risk = RiskEngine(self.settings.risk, self.cache, self.portfolio, self.clock, self.journal)
         self.venues: dict[str, ExecutionClient] = {}
         ids = ClientOrderIdGenerator(self.settings.general.client_id_prefix, cfg.client_id_tag)

@@ -98,10 +98,11 @@ class OrderManager:
         return self.ids.next(self.clock.timestamp_ns())
 
     # --- submit -----------------------------------------------------------------------------------
-    async def submit(self, cmd: SubmitOrder, *, internal: bool = False) -> Order | None:
-        """Risk-check, make the intent durable, send. Returns the order, or None if denied."""
+    async def submit(self, cmd: SubmitOrder, *, internal: bool = False, client_order_id: str | None = None) -> Order | None:
+        """Risk-check, make the intent durable, send. Returns the order, or None if denied.
+        `client_order_id` (else the command's, else a new one) names the order."""
         now = self.clock.timestamp_ns()
-        coid = cmd.client_order_id or self.ids.next(now)
+        coid = client_order_id or cmd.client_order_id or self.ids.next(now)
         client = self.venues.get(cmd.venue)
         inst = self.cache.find_instrument(cmd.venue, cmd.symbol)
         if coid in self.cache.orders:

@@ -88,13 +88,14 @@ class Portfolio:
         self.peak_equity: float | None = None
         self._baseline_stored_ns = 0
         self._warned: set[str] = set()
+        self.sample_on_fill = True  # the equity curve gets a sample per fill (backtests keep their own)
 
     # --- fills ------------------------------------------------------------------------------------
     def apply_fill(self, fill: OrderFilled) -> list[Event]:
         """Book a fill; returns the position and balance events to emit after the fill."""
         inst = self.cache.instrument_or_default(fill.venue, fill.symbol)
-        qty = fill.last_qty.as_decimal()
-        signed = qty if fill.side is OrderSide.BUY else -qty
+        q = fill.last_qty
+        signed = EXACT.scaleb(Decimal(q.raw if fill.side is OrderSide.BUY else -q.raw), -q.precision)
         fee = fill.fee.as_decimal()
         pos, before, _, assets = self.ledger.apply_fill(
             fill.venue, inst, signed, fill.last_px.as_decimal(), fee, fill.fee.currency, fill.ts_event)
@@ -104,11 +105,15 @@ class Portfolio:
         if self.journal.replaying:
             return []
         ts = fill.ts_event
+        if self.sample_on_fill:
+            mark = self.cache.mark(fill.venue, fill.symbol)
+            self.curve.add(ts, self.equity() if mark is not None else self._last_equity())
+        j = self.journal
+        if not (j.wanted(f"positions.{fill.venue}.{fill.symbol}") or j.wanted(f"account.{fill.venue}")):
+            return []  # nobody keeps or reads them (a backtest's in-memory store): not made at all
         out = self._position_events(pos, before, inst, ts)
         for asset in assets:
             out.append(self._balance_event(fill.venue, asset, ts))
-        mark = self.cache.mark(fill.venue, fill.symbol)
-        self.curve.add(ts, self.equity() if mark is not None else self._last_equity())
         return out
 
     def _last_equity(self) -> float:

@@ -160,7 +160,10 @@ class PaperExecutionClient(BaseExecutionClient):
                 self._trade += 1
                 tid = f"{rec.venue_order_id}-{self._trade}"
                 assert ex.qty is not None and ex.price is not None and ex.fee is not None
-                rec.add_fill(tid, ex.qty, ex.price, ex.fee, ex.ts)
+                if self.track_account:
+                    rec.add_fill(tid, ex.qty, ex.price, ex.fee, ex.ts)
+                elif not ex.order.leaves_raw:
+                    rec.status = OrderStatus.FILLED
                 if self.track_account:
                     q = ex.qty.as_decimal()
                     self.ledger.apply_fill(self.venue, rec.instrument, q if req.side is OrderSide.BUY else -q,

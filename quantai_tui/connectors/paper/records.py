@@ -8,6 +8,7 @@ from decimal import Decimal
 from quantai_tui.core.enums import OrderStatus
 from quantai_tui.core.execution import FillReport, OrderRequest, OrderStatusReport
 from quantai_tui.core.instruments import Instrument
+from quantai_tui.core.positions import product
 from quantai_tui.core.values import EXACT, Money, Price, Quantity
 
 _UNITS = {"s": 1_000_000_000, "m": 60_000_000_000, "h": 3_600_000_000_000, "d": 86_400_000_000_000,
@@ -43,7 +44,7 @@ class PaperOrder:
     def add_fill(self, trade_id: str, qty: Quantity, price: Price, fee: Money, ts: int) -> None:
         self.fills.append((trade_id, qty, price, fee, ts))
         self.filled = self.filled + qty  # type: ignore[assignment]
-        self.notional = EXACT.add(self.notional, EXACT.multiply(qty.as_decimal(), price.as_decimal()))
+        self.notional = EXACT.add(self.notional, product(qty, price))
         self.status = OrderStatus.FILLED if self.filled >= self.quantity else OrderStatus.PARTIALLY_FILLED
         self.ts_last = ts
 

@@ -45,6 +45,7 @@ class OrderIntent:
     amends: Order | None = None  # the open order an amend replaces
     internal: bool = False  # a kill-switch flatten order: allowed while HALTED
     _notional: Decimal | None = None
+    _reduces: bool | None = None
 
     @property
     def sign(self) -> int:
@@ -99,11 +100,16 @@ class RiskEnv:
         return self.cache.mid(venue, symbol)
 
     def reduces(self, intent: OrderIntent) -> bool:
-        """True if the order only shrinks the position it trades against."""
-        pos = self.position_qty(intent.venue, intent.symbol)
-        if not pos or (pos > 0) == (intent.side is OrderSide.BUY):
-            return False
-        return intent.quantity.as_decimal() <= abs(pos)
+        """True if the order only shrinks the position it trades against (once per order)."""
+        r = intent._reduces
+        if r is None:
+            pos = self.position_qty(intent.venue, intent.symbol)
+            if not pos or (pos > 0) == (intent.side is OrderSide.BUY):
+                r = False
+            else:
+                r = intent.quantity.as_decimal() <= abs(pos)
+            intent._reduces = r
+        return r
 
     def same_side_open(self, intent: OrderIntent) -> Decimal:
         """Leaves of open orders on the intent's side and symbol (an amended order excluded)."""

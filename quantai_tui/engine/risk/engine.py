@@ -52,6 +52,8 @@ class RiskEngine:
             checks = [c() for c in ALL_CHECKS
                       if c is TradingStateCheck or c.name not in settings.disabled_checks]
         self.checks = checks
+        # only the checks that do something on a pass are told about it
+        self._on_pass = [c for c in checks if type(c).on_pass is not Check.on_pass]
         self.denied = 0
         self.denied_by: dict[str, int] = {}
 
@@ -94,7 +96,7 @@ class RiskEngine:
                 if env.tripped:
                     self._trip()
                 return Denial(c.name, reason)
-        for c in self.checks:
+        for c in self._on_pass:
             c.on_pass(intent, env)
         return None
 
