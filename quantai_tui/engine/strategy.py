@@ -362,9 +362,12 @@ class Strategy:
         trig = trigger_price if trigger_price is None or isinstance(trigger_price, Price) else inst.make_price(trigger_price)
         if order_type is None:
             order_type = OrderType.MARKET if px is None else OrderType.LIMIT
+        ctx = self._context
+        # an id up front (when the context hands them out) spares it copying the command
+        next_id = getattr(ctx, "next_client_order_id", None)
         cmd = SubmitOrder(self.venue, sym, side, order_type, qty, px, trig, time_in_force, post_only,
-                          reduce_only, self.id)
-        coid = await self._context.submit_order(cmd)
+                          reduce_only, self.id, next_id() if next_id is not None else None)
+        coid = await ctx.submit_order(cmd)
         self._own_orders.add(coid)
         return coid
 
