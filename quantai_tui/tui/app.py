@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual import work
 from textual.app import App
@@ -34,6 +34,9 @@ from quantai_tui.tui.widgets.panes import TradingPanes
 from quantai_tui.tui.widgets.tables import OrdersTable
 
 log = logging.getLogger("quantai.tui")
+
+if TYPE_CHECKING:
+    from quantai_tui.tui.ai_service import AIService
 
 EngineFactory = Callable[[str, list[str]], EngineFacade]  # (exchange, symbols) -> engine
 Assistant = Callable[[str, Callable[[str, str], None]], Awaitable[None]]  # (prompt, say) -> done
@@ -62,6 +65,7 @@ class AppOptions:
     backtest: BacktestService | None = None
     backtest_capital: Decimal = Decimal("10000")
     assistant: Assistant | None = None
+    ai: AIService | None = None  # the model and knowledge base (tui/ai_service.py)
     start_engine: bool = True
 
 
@@ -106,7 +110,7 @@ class QuantAIApp(App[int]):
 
     @property
     def chat_greeting(self) -> str:
-        if self.options.assistant is not None:
+        if self.options.assistant is not None or (self.options.ai is not None and self.options.ai.configured):
             return "Ask about markets, strategies or backtests. /help lists the slash commands."
         return ("No AI model configured: slash commands work (/help). "
                 "Type anything else to see how to set one up.")
@@ -136,6 +140,10 @@ class QuantAIApp(App[int]):
         self.main_screen = MainScreen(self.bridge, deterministic=self.options.deterministic,
                                       log_level=self.options.log_level)
         await self.push_screen(self.main_screen)  # mounted before any engine event arrives
+        if self.options.ai is not None:
+            from quantai_tui.tui.widgets.chat_ai import restore_history
+
+            restore_history(self)
         for bad in unknown_ids(self.options.tui.keys):
             self.note(f"config: [tui.keys] has no binding {bad!r} (see ? for the ids)", logging.WARNING)
         if wanted != self.theme:
@@ -324,6 +332,14 @@ class QuantAIApp(App[int]):
         from quantai_tui.tui.screens.backtest import BacktestScreen
 
         self.push_screen(BacktestScreen(strategy=strategy, params=params or {}))
+
+    def action_knowledge(self) -> None:
+        from quantai_tui.tui.screens.knowledge import KnowledgeScreen
+
+        if self.options.ai is None:
+            self.notify("the knowledge base is not available here")
+            return
+        self.push_screen(KnowledgeScreen(self.options.ai, blink=not self.options.deterministic))
 
     def action_replay(self) -> None:
         from quantai_tui.tui.screens.replay import ReplayScreen

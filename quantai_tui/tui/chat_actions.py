@@ -23,6 +23,11 @@ if TYPE_CHECKING:
 async def run_chat(app: QuantAIApp, text: str) -> None:
     chat = app.panes.query_one(ChatPane)
     if not text.startswith("/"):
+        if app.options.ai is not None:  # the model half: tui/widgets/chat_ai.py
+            from quantai_tui.tui.widgets.chat_ai import start_ai_turn
+
+            start_ai_turn(app, chat, text)
+            return
         if app.options.assistant is None:
             chat.say(NO_MODEL_TEXT, "system")
             return

@@ -75,6 +75,7 @@ class ActionsProvider(_ListProvider):
         return [
             ("Run a backtest…", app.action_backtest, "strategy, data and parameters; results and equity curve"),
             ("Replay a recording…", app.action_replay, "a recorded market at 1×, 10× or full speed"),
+            ("Knowledge base…", app.action_knowledge, "the documents the assistant searches: add, search, remove"),
             ("Cancel all open orders", app.action_cancel_all, "every venue, every symbol"),
             ("Engage kill switch", app.action_kill_switch, "cancel everything and refuse new orders"),
             ("Release kill switch…", app.action_release_kill_switch, "asks for confirmation"),

@@ -129,7 +129,11 @@ class KernelFacade:
         from quantai_tui.engine.strategy_loader import load_strategy
 
         cls = load_strategy(name)
-        return await self.kernel.add_strategy(cls(params))
+        strategy = cls(params)
+        from quantai_tui.ai.advisor import attach_advisor
+
+        attach_advisor(strategy, self.kernel.settings)  # ai_guided asks the configured model, if any
+        return await self.kernel.add_strategy(strategy)
 
     async def stop_strategy(self, strategy_id: str) -> None:
         await self.kernel.stop_strategy(strategy_id)

@@ -8,8 +8,9 @@ from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import Input, RichLog
+from textual.widgets import Input
 
+from quantai_tui.tui.widgets.chat_ai import ChatTranscript
 from quantai_tui.tui.widgets.theme_style import theme_style
 
 _WHO = {"you": ("› ", "accent"), "system": ("", "foreground-muted"), "assistant": ("", "foreground"),
@@ -19,7 +20,6 @@ _WHO = {"you": ("› ", "accent"), "system": ("", "foreground-muted"), "assistan
 class ChatPane(Vertical):
     DEFAULT_CSS = """
     ChatPane { height: 1fr; }
-    ChatPane > RichLog { height: 1fr; background: $surface; scrollbar-size-vertical: 1; overflow-x: hidden; }
     ChatPane > Input { dock: bottom; border: tall $panel; }
     ChatPane > Input:focus { border: tall $accent; }
     """
@@ -34,7 +34,7 @@ class ChatPane(Vertical):
         self._blink = blink
 
     def compose(self) -> ComposeResult:
-        yield RichLog(id="chat-log", wrap=True, min_width=20, markup=False, max_lines=500)
+        yield ChatTranscript(id="chat-log", max_lines=500)
         prompt = Input(placeholder="/help · /buy 0.01 · ask…", id="chat-input")
         prompt.cursor_blink = self._blink
         yield prompt
@@ -46,10 +46,14 @@ class ChatPane(Vertical):
 
     def say(self, text: str, who: str = "system") -> None:
         prefix, var = _WHO.get(who, _WHO["system"])
-        self.query_one("#chat-log", RichLog).write(Text(prefix + text, style=theme_style(self.app, var)))
+        self.transcript.write(Text(prefix + text, style=theme_style(self.app, var)))
+
+    @property
+    def transcript(self) -> ChatTranscript:
+        return self.query_one("#chat-log", ChatTranscript)
 
     def clear(self) -> None:
-        self.query_one("#chat-log", RichLog).clear()
+        self.transcript.clear()
 
     def focus_prompt(self) -> None:
         self.query_one("#chat-input", Input).focus()

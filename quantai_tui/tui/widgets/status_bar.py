@@ -1,71 +1,68 @@
 """Status bar: venue and connection (stale data flagged), PAPER/LIVE badge, equity, day P&L,
-risk state. Colours come from CSS classes on theme variables."""
+risk state. One line drawn as text with component styles (theme variables): updating it never
+changes the layout, so a 4 Hz refresh costs one line, not a relayout of the screen."""
 
 from __future__ import annotations
 
-from textual.app import ComposeResult
-from textual.containers import Horizontal
-from textual.widgets import Label
+from rich.text import Text
+from textual.widget import Widget
 
 from quantai_tui.core.enums import ConnectionState, TradingMode, TradingState
 from quantai_tui.tui.formatting import fmt_num
 from quantai_tui.tui.views import StatusView
 
 
-class StatusBar(Horizontal):
+class StatusBar(Widget):
+    COMPONENT_CLASSES = {
+        "status--title", "status--text", "status--ok", "status--bad", "status--paper", "status--live",
+        "status--up", "status--down", "status--active", "status--reducing", "status--halted",
+    }
     DEFAULT_CSS = """
-    StatusBar { height: 1; background: $panel; }
-    StatusBar > Label { padding: 0 1; height: 1; }
-    StatusBar > #sb-title { text-style: bold; color: $accent; }
-    StatusBar > #sb-venue { color: $foreground; }
-    StatusBar > #sb-conn.-ok { color: $success; }
-    StatusBar > #sb-conn.-bad { color: $background; background: $warning; text-style: bold; }
-    StatusBar > #sb-spacer { width: 1fr; padding: 0; }
-    StatusBar > #sb-badge.-paper { background: $primary; color: $background; text-style: bold; }
-    StatusBar > #sb-badge.-live { background: $error; color: $text; text-style: bold; }
-    StatusBar > #sb-pnl.-up { color: $success; }
-    StatusBar > #sb-pnl.-down { color: $error; }
-    StatusBar > #sb-risk.-ACTIVE { color: $success; text-style: bold; }
-    StatusBar > #sb-risk.-REDUCING { background: $warning; color: $background; text-style: bold; }
-    StatusBar > #sb-risk.-HALTED { background: $error; color: $background; text-style: bold; }
+    StatusBar { height: 1; width: 1fr; background: $panel; color: $foreground; }
+    StatusBar > .status--title { color: $accent; text-style: bold; }
+    StatusBar > .status--text { color: $foreground; }
+    StatusBar > .status--ok { color: $success; }
+    StatusBar > .status--bad { color: $background; background: $warning; text-style: bold; }
+    StatusBar > .status--paper { background: $primary; color: $background; text-style: bold; }
+    StatusBar > .status--live { background: $error; color: $text; text-style: bold; }
+    StatusBar > .status--up { color: $success; }
+    StatusBar > .status--down { color: $error; }
+    StatusBar > .status--active { color: $success; text-style: bold; }
+    StatusBar > .status--reducing { background: $warning; color: $background; text-style: bold; }
+    StatusBar > .status--halted { background: $error; color: $background; text-style: bold; }
     """
 
-    def compose(self) -> ComposeResult:
-        yield Label("QuantAI", id="sb-title")
-        yield Label("", id="sb-venue")
-        yield Label("", id="sb-conn")
-        yield Label("", id="sb-strategies")
-        yield Label("", id="sb-spacer")
-        yield Label("", id="sb-badge")
-        yield Label("", id="sb-equity")
-        yield Label("", id="sb-pnl")
-        yield Label("", id="sb-risk")
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.view: StatusView | None = None
 
     def show(self, v: StatusView) -> None:
-        q = self.query_one
-        q("#sb-venue", Label).update(f"{v.venue} · {v.symbol}")
-        conn = q("#sb-conn", Label)
+        if v != self.view:  # redraw only what changed
+            self.view = v
+            self.refresh()
+
+    def render(self) -> Text:
+        v = self.view
+        s = self.get_component_rich_style
+        left = Text(no_wrap=True, overflow="crop")
+        left.append(" QuantAI ", s("status--title"))
+        if v is None:
+            return left
+        left.append(f" {v.venue} · {v.symbol} ", s("status--text"))
         ok = v.connection is ConnectionState.CONNECTED and not v.stale
-        text = v.connection.value.lower()
-        if v.connection is ConnectionState.CONNECTED and v.stale:
-            text = "STALE DATA"
-        conn.update(("● " if ok else "▲ ") + text)
-        conn.set_class(ok, "-ok")
-        conn.set_class(not ok, "-bad")
-        q("#sb-strategies", Label).update(("⚙ " + ", ".join(v.strategies)) if v.strategies else "")
-        badge = q("#sb-badge", Label)
+        conn = "STALE DATA" if v.connection is ConnectionState.CONNECTED and v.stale else v.connection.value.lower()
+        left.append(f" {'●' if ok else '▲'} {conn} ", s("status--ok" if ok else "status--bad"))
+        if v.strategies:
+            left.append(f"  ⚙ {', '.join(v.strategies)}", s("status--text"))
+        right = Text(no_wrap=True, overflow="crop")
         live = v.mode is TradingMode.LIVE
-        badge.update(" ● LIVE ● " if live else " PAPER ")
-        badge.set_class(live, "-live")
-        badge.set_class(not live, "-paper")
+        right.append(" ● LIVE ● " if live else " PAPER ", s("status--live" if live else "status--paper"))
         a = v.account
-        q("#sb-equity", Label).update(f"equity {fmt_num(a.equity)} {a.currency}")
-        pnl = q("#sb-pnl", Label)
-        pnl.update(f"day {fmt_num(a.day_pnl, sign=True)}")
-        pnl.set_class(a.day_pnl > 0, "-up")
-        pnl.set_class(a.day_pnl < 0, "-down")
-        risk = q("#sb-risk", Label)
+        right.append(f"  equity {fmt_num(a.equity)} {a.currency}", s("status--text"))
+        pnl_style = "status--up" if a.day_pnl > 0 else "status--down" if a.day_pnl < 0 else "status--text"
+        right.append(f"  day {fmt_num(a.day_pnl, sign=True)}  ", s(pnl_style))
         state = TradingState.HALTED if v.kill_switch else v.trading_state
-        risk.update(state.value)
-        for s in TradingState:
-            risk.set_class(s is state, f"-{s.value}")
+        right.append(f" {state.value} ", s(f"status--{state.value.lower()}"))
+        right.append(" ")
+        gap = self.size.width - left.cell_len - right.cell_len
+        return left + Text(" " * max(1, gap)) + right

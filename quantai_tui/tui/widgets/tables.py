@@ -6,7 +6,6 @@ from decimal import Decimal
 
 from rich.text import Text
 from textual.app import App
-from textual.message import Message
 from textual.widgets import DataTable
 
 from quantai_tui.tui.formatting import fmt_num, short_id
@@ -26,7 +25,28 @@ _STATUS_TEXT = {"SUBMITTED": "sent", "ACCEPTED": "open", "PARTIALLY_FILLED": "pa
                 "PENDING_UPDATE": "amending", "UNKNOWN": "unknown?"}
 
 
-class PositionsTable(DataTable[object]):
+class _Table(DataTable[object]):
+    """Rows as (key, cells). Same keys in the same order: changed cells are updated in place
+    (no relayout of the screen); otherwise the table is rebuilt."""
+
+    def put_rows(self, rows: list[tuple[str, tuple[object, ...]]]) -> None:
+        old: list[tuple[str, tuple[object, ...]]] = getattr(self, "_rows", [])
+        if rows == old:
+            return
+        columns = list(self.columns)
+        if [k for k, _ in rows] == [k for k, _ in old] and rows:
+            for (key, cells), (_, before) in zip(rows, old, strict=True):
+                for col, new, prev in zip(columns, cells, before, strict=True):
+                    if new != prev:
+                        self.update_cell(key, col, new)
+        else:
+            self.clear()
+            for key, cells in rows:
+                self.add_row(*cells, key=key)
+        self._rows = rows
+
+
+class PositionsTable(_Table):
     DEFAULT_CSS = "PositionsTable { height: 1fr; }"
 
     def on_mount(self) -> None:
@@ -37,29 +57,21 @@ class PositionsTable(DataTable[object]):
             self.add_column(name, key=name)
 
     def show(self, positions: list[PositionView]) -> None:
-        self.clear()
-        for p in positions:
-            self.add_row(
-                p.symbol,
-                Text(fmt_num(p.quantity, 4, sign=True), justify="right"),
-                Text(fmt_num(p.avg_price, 2), justify="right"),
-                Text(fmt_num(p.mark, 2), justify="right"),
-                _pnl(self.app, p.unrealized_pnl),
-                _pnl(self.app, p.realized_pnl),
-                key=f"{p.venue}:{p.symbol}",
-            )
+        self.put_rows([(f"{p.venue}:{p.symbol}", (
+            p.symbol,
+            Text(fmt_num(p.quantity, 4, sign=True), justify="right"),
+            Text(fmt_num(p.avg_price, 2), justify="right"),
+            Text(fmt_num(p.mark, 2), justify="right"),
+            _pnl(self.app, p.unrealized_pnl),
+            _pnl(self.app, p.realized_pnl),
+        )) for p in positions])
 
 
-class OrdersTable(DataTable[object]):
+class OrdersTable(_Table):
     """Open orders first, then the most recent closed ones. The row key is the client order id."""
 
     DEFAULT_CSS = "OrdersTable { height: 1fr; }"
     RECENT = 30
-
-    class CancelRequested(Message):
-        def __init__(self, client_order_id: str) -> None:
-            super().__init__()
-            self.client_order_id = client_order_id
 
     def on_mount(self) -> None:
         self.cursor_type = "row"
@@ -80,12 +92,12 @@ class OrdersTable(DataTable[object]):
         selected = self.selected_order_id
         open_ = [o for o in orders if o.is_open]
         closed = [o for o in orders if not o.is_open][: self.RECENT]
-        self.clear()
+        rows: list[tuple[str, tuple[object, ...]]] = []
         for o in open_ + closed:
             side_style = theme_style(self.app, "success" if o.side == "BUY" else "error")
             status_style = theme_style(self.app, "foreground", bold=True) if o.is_open else \
                 theme_style(self.app, _STATUS_VAR.get(o.status.value, "foreground"))
-            self.add_row(
+            rows.append((o.client_order_id, (
                 f"#{short_id(o.client_order_id)}",
                 Text(o.side, style=side_style),
                 "MKT" if o.order_type == "MARKET" else ("LMT" if o.order_type == "LIMIT" else o.order_type),
@@ -94,9 +106,9 @@ class OrdersTable(DataTable[object]):
                 Text(o.price or "", justify="right"),
                 Text(_STATUS_TEXT.get(o.status.value, o.status.value.lower()), style=status_style),
                 o.symbol,
-                key=o.client_order_id,
-            )
-        if selected is not None:
+            )))
+        self.put_rows(rows)
+        if selected is not None and selected != self.selected_order_id:
             try:
                 self.move_cursor(row=self.get_row_index(selected))
             except Exception:
