@@ -178,7 +178,8 @@ def test_metrics_endpoint_answers_with_the_named_metrics(engines: Any) -> None:
 
 def test_headless_loads_no_textual() -> None:
     code = ("import sys\n"
-            "import quantai_tui.headless, quantai_tui.headless_metrics, quantai_tui.commands.headless\n"
+            "import quantai_tui.headless, quantai_tui.headless_io, quantai_tui.headless_metrics\n"
+            "import quantai_tui.commands.headless\n"
             "print(','.join(m for m in ('textual', 'rich') if m in sys.modules))\n")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=TIMEOUT)
     assert r.returncode == 0, r.stderr
@@ -186,10 +187,11 @@ def test_headless_loads_no_textual() -> None:
 
 
 def test_a_whole_headless_run_loads_no_textual() -> None:
-    port = free_port()
+    port = free_port()  # a built-in strategy, `live` (the alias), metrics: the whole path
     code = ("import sys\n"
             "from quantai_tui.cli import main\n"
-            f"rc = main(['headless', '--strategy', {CHURN!r}, '--duration', '2s', '--metrics-port', '{port}'])\n"
+            f"rc = main(['live', '--strategy', 'ma_crossover', '--param', 'fast=2', '--param', 'slow=3',"
+            f" '--duration', '2s', '--metrics-port', '{port}'])\n"
             "sys.stderr.write('LOADED=' + ','.join(m for m in ('textual', 'rich') if m in sys.modules) + '\\n')\n"
             "sys.exit(rc)\n")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=TIMEOUT,
