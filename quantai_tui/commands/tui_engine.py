@@ -22,7 +22,7 @@ from quantai_tui.tui.kernel_adapter import KernelFacade
 
 log = logging.getLogger("quantai.tui")
 SIM_REPLAY = "sim market (seeded, endless)"
-SIM_BACKTEST = "sim BTC/USDT 1m, 3 days (seeded)"
+SIM_BACKTEST = "sim BTC/USDT · 1 day"
 
 
 def build_engine(settings: Settings, paths: Paths, exchange: str, symbols: list[str], mode: TradingMode) -> KernelFacade:
@@ -34,8 +34,8 @@ def build_engine(settings: Settings, paths: Paths, exchange: str, symbols: list[
     return KernelFacade(kernel, account or ("paper" if mode is not TradingMode.LIVE else exchange))
 
 
-def sim_backtest_data(settings: Settings, events: int = 300_000) -> Any:
-    """Three days of the seeded sim market as a Recording (two messages a second)."""
+def sim_backtest_data(settings: Settings, events: int = 90_000) -> Any:
+    """About a day of the seeded sim market as a Recording (one message a second)."""
     from quantai_tui.backtest.api import Recording
     from quantai_tui.connectors.sim import SimMarket, sim_instruments
 

@@ -303,6 +303,7 @@ class QuantAIApp(App[int]):
             self.notify(str(exc), severity="warning")
 
     def action_focus_chat(self) -> None:
+        self.panes.open_chat(True)
         self.panes.query_one("#chat-input").focus()
 
     def action_focus_orders(self) -> None:

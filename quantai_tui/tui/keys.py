@@ -33,7 +33,7 @@ KEY_SPECS: tuple[KeySpec, ...] = (
     KeySpec("cancel_all", "C", "app.cancel_all", "cancel all", "main", show=False),
     KeySpec("focus_chat", "slash", "app.focus_chat", "chat", "main"),
     KeySpec("focus_orders", "o", "app.focus_orders", "orders", "main", show=False),
-    KeySpec("next_symbol", "n", "app.next_symbol", "next symbol", "main"),
+    KeySpec("next_symbol", "n", "app.next_symbol", "symbol", "main"),
     KeySpec("chart_style", "v", "app.chart_style", "candles/line", "main", show=False),
     KeySpec("log_level", "l", "app.log_level", "log level", "main", show=False),
     KeySpec("backtest", "t", "app.backtest", "backtest", "main"),

@@ -51,7 +51,7 @@ class MainScreen(Screen[None]):
             yield KillBanner(id="kill-banner")
         d = self.deterministic
         yield TradingPanes(self.bridge, flash=not d, show_time=not d, blink=not d, log_level=self._log_level)
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.refresh_status()

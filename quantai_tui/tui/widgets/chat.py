@@ -6,6 +6,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Input
@@ -23,6 +24,8 @@ class ChatPane(Vertical):
     ChatPane > Input { dock: bottom; border: tall $panel; }
     ChatPane > Input:focus { border: tall $accent; }
     """
+
+    BINDINGS = [Binding("escape", "leave", "leave chat", show=False, id="chat_leave")]
 
     class Submitted(Message):
         def __init__(self, text: str) -> None:
@@ -54,6 +57,10 @@ class ChatPane(Vertical):
 
     def clear(self) -> None:
         self.transcript.clear()
+
+    def action_leave(self) -> None:
+        target = self.screen.query("#orders")
+        self.screen.set_focus(target.first() if target else None)
 
     def focus_prompt(self) -> None:
         self.query_one("#chat-input", Input).focus()

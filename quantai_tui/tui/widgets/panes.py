@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from textual import on
+from textual.widgets import Input
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 
@@ -38,6 +39,11 @@ class TradingPanes(Horizontal):
     TradingPanes #orders-pane { width: 3fr; }
     TradingPanes #log-pane { width: 2fr; }
     TradingPanes #chat-pane { width: 38; }
+    TradingPanes.-narrow #book-pane { width: 30; }
+    TradingPanes.-narrow #chat-pane { width: 30; }
+    TradingPanes.-compact #chat-pane { display: none; }
+    TradingPanes.-compact.-chat-open #chat-pane { display: block; }
+    TradingPanes.-compact.-chat-open #book-pane { display: none; }
     TradingPanes.-killed .pane { border: heavy $error; border-title-color: $error; }
     TradingPanes DataTable { background: $surface; }
     """
@@ -80,6 +86,15 @@ class TradingPanes(Horizontal):
         self.set_log_title()
         self.set_chart_title()
 
+    def on_resize(self) -> None:
+        # small terminals: narrower side panes; below 110 columns the chat opens on demand (/)
+        width = self.size.width
+        self.set_class(width < 140, "-narrow")
+        self.set_class(width < 110, "-compact")
+
+    def open_chat(self, on: bool = True) -> None:
+        self.set_class(on, "-chat-open")
+
     def set_chart_title(self) -> None:
         chart = self.query_one(PriceChart)
         self.query_one("#chart-pane").border_title = (
@@ -91,6 +106,10 @@ class TradingPanes(Horizontal):
 
     def set_book_title(self) -> None:
         self.query_one("#book-pane").border_title = f"Order Book · {self.bridge.active_symbol}"
+
+    @on(Input.Blurred, "#chat-input")
+    def _chat_closed(self) -> None:
+        self.open_chat(False)
 
     @on(m.BookUpdated)
     def _book(self, msg: m.BookUpdated) -> None:

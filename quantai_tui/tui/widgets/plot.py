@@ -10,9 +10,12 @@ from quantai_tui.tui.widgets.chart import _axis_labels, line_grid
 
 
 def resample(values: list[float], n: int) -> list[float]:
-    """`n` points: the last value of each of n equal buckets (keeps the final equity exact)."""
-    if len(values) <= n:
-        return list(values)
+    """Exactly `n` points: the last value of each of n equal buckets (keeps the final equity
+    exact); a shorter series is stretched (each point repeated) to fill the width."""
+    if not values:
+        return []
+    if len(values) < n:
+        return [values[i * len(values) // n] for i in range(n - 1)] + [values[-1]]
     step = len(values) / n
     return [values[min(len(values) - 1, int((i + 1) * step) - 1)] for i in range(n)]
 

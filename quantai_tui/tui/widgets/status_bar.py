@@ -42,27 +42,42 @@ class StatusBar(Widget):
             self.refresh()
 
     def render(self) -> Text:
-        v = self.view
+        if self.view is None:
+            return Text(" QuantAI ", self.get_component_rich_style("status--title"))
+        width = self.size.width
+        for compact in (False, True):  # the badge and the risk state always fit: they matter most
+            left, right = self._parts(self.view, compact)
+            if left.cell_len + right.cell_len < width:
+                break
+        gap = width - left.cell_len - right.cell_len
+        return left + Text(" " * max(1, gap)) + right
+
+    def _parts(self, v: StatusView, compact: bool) -> tuple[Text, Text]:
         s = self.get_component_rich_style
         left = Text(no_wrap=True, overflow="crop")
-        left.append(" QuantAI ", s("status--title"))
-        if v is None:
-            return left
+        if not compact:
+            left.append(" QuantAI ", s("status--title"))
         left.append(f" {v.venue} · {v.symbol} ", s("status--text"))
         ok = v.connection is ConnectionState.CONNECTED and not v.stale
         conn = "STALE DATA" if v.connection is ConnectionState.CONNECTED and v.stale else v.connection.value.lower()
         left.append(f" {'●' if ok else '▲'} {conn} ", s("status--ok" if ok else "status--bad"))
-        if v.strategies:
+        if v.strategies and not compact:
             left.append(f"  ⚙ {', '.join(v.strategies)}", s("status--text"))
         right = Text(no_wrap=True, overflow="crop")
         live = v.mode is TradingMode.LIVE
         right.append(" ● LIVE ● " if live else " PAPER ", s("status--live" if live else "status--paper"))
         a = v.account
-        right.append(f"  equity {fmt_num(a.equity)} {a.currency}", s("status--text"))
+        if v.connection is ConnectionState.CONNECTING:  # no account yet: say nothing rather than 0.00
+            right.append("  starting the engine…  ", s("status--text"))
+            state = TradingState.HALTED if v.kill_switch else v.trading_state
+            right.append(f" {state.value} ", s(f"status--{state.value.lower()}"))
+            return left, right
+        right.append(f" {fmt_num(a.equity)}" if compact else f"  equity {fmt_num(a.equity)} {a.currency}",
+                     s("status--text"))
         pnl_style = "status--up" if a.day_pnl > 0 else "status--down" if a.day_pnl < 0 else "status--text"
-        right.append(f"  day {fmt_num(a.day_pnl, sign=True)}  ", s(pnl_style))
+        right.append(f" {fmt_num(a.day_pnl, sign=True)} " if compact else f"  day {fmt_num(a.day_pnl, sign=True)}  ",
+                     s(pnl_style))
         state = TradingState.HALTED if v.kill_switch else v.trading_state
         right.append(f" {state.value} ", s(f"status--{state.value.lower()}"))
         right.append(" ")
-        gap = self.size.width - left.cell_len - right.cell_len
-        return left + Text(" " * max(1, gap)) + right
+        return left, right
