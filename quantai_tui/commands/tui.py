@@ -69,6 +69,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     lock.acquire()  # one engine per profile: a running headless engine would share the store
     try:
         from quantai_tui.tui.app import AppOptions, QuantAIApp
+        from quantai_tui.tui.ai_service import AIService
         from quantai_tui.tui.backtest_service import BacktestService
 
         engine = build_engine(settings, paths, exchange, symbols, mode)
@@ -91,6 +92,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
             replay_factory=replay_factory(settings, paths),
             backtest=backtests,
             backtest_capital=settings.backtest.initial_capital,
+            ai=AIService(settings, paths),  # the chat's model half and the Knowledge screen
         )
         app = QuantAIApp(engine, options)
         rc = app.run()
