@@ -97,6 +97,7 @@ async def durable_path(n: int, tmp: Path) -> tuple[list[float], float]:
 def memory_path(n: int) -> float:
     k = make_kernel(None, mode=TradingMode.BACKTEST, clock=TestClock(T0), settings=settings(),
                     initial_balances={"USDT": Decimal("10000000")})
+    k.store.keep = False  # type: ignore[attr-defined]  # as the backtest engine runs it
     run_sync(k.start())
     standard_book(k)
     ctx = k.context("bench")

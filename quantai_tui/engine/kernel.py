@@ -369,6 +369,8 @@ class Kernel:
             await self.stop_strategy(sid)
         if (self.config.cancel_on_stop if cancel_open is None else cancel_open) and self.oms.open_count:
             await self.oms.cancel_all()
+            if not self.backtest and not await self.oms.wait_no_open_orders(timeout=5.0):
+                log.warning("%d order(s) still open at stop: the next start reconciles them", self.oms.open_count)
         self.clock.cancel_timer("kernel:equity")
         if self.control is not None:
             await self.control.stop()

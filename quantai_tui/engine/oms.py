@@ -80,7 +80,7 @@ class OrderManager:
         self.stats = {"submitted": 0, "denied": 0, "illegal": 0, "duplicates": 0, "unknown": 0, "orphans": 0}
         self._zero_waiters: list[asyncio.Future[None]] = []
         self._closed: deque[str] = deque()
-        self.max_closed = 50_000
+        self.max_closed = 10_000
 
     # --- reading ----------------------------------------------------------------------------------
     def get(self, coid: str) -> Order | None:
