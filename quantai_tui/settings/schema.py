@@ -107,7 +107,7 @@ class LlmSettings:
 
 @dataclass
 class AiSettings:
-    tools_module: str = doc("", "a Python module (or file.py) whose tools are registered too")
+    tools_module: str = doc("", "a Python module name or file.py whose @tool functions are registered too")
     fetch_allow_private: bool = doc(False, "let fetch_url reach private and loopback addresses")
     fetch_max_bytes: int = doc(2_000_000, "largest page fetch_url downloads")
     fetch_timeout_s: float = doc(15.0, "fetch_url time limit")

@@ -86,6 +86,7 @@ class AIService:
         self.drafts = DraftBook()
         self.events: list[Any] = []  # audit events when no kernel is attached (tests, fakes)
         self._session: Session | None = None
+        self._stale: list[Session] = []
         self._engine: EngineFacade | None = None
         self._kb: KnowledgeBase | None = None
         self._kb_lock = threading.Lock()
@@ -102,6 +103,8 @@ class AIService:
         """The engine the session reads (and audits into); a new engine starts a new session."""
         if engine is not self._engine:
             self._engine = engine
+            if self._session is not None:
+                self._stale.append(self._session)  # closed by the next ask, on the event loop
             self._session = None
 
     # -- the conversation (async worker) ----------------------------------------------------------
@@ -131,6 +134,8 @@ class AIService:
         return session
 
     async def ask(self, text: str, on_event: Callable[[AgentEvent], Any]) -> AgentAnswer:
+        while self._stale:
+            await self._stale.pop().client.aclose()
         if self._session is None:
             self._session = self._make_session()
         return await self._session.ask(text, on_event=on_event)
