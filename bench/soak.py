@@ -154,7 +154,8 @@ def main() -> int:
     ap.add_argument("--minutes", type=float, default=30.0, help="how long the engine runs (default 30)")
     ap.add_argument("--rate", type=float, default=200.0, help="sim messages per second per symbol (default 200)")
     ap.add_argument("--symbol", default="BTC/USDT")
-    ap.add_argument("--strategy", default=STRATEGY, help="any --strategy spec (default bench/soak_strategy.py)")
+    ap.add_argument("--strategy", default=STRATEGY,
+                    help="any --strategy spec (default bench/soak_strategy.py); 'none': market data only")
     ap.add_argument("--param", action="append", default=[], metavar="K=V")
     ap.add_argument("--sample-s", type=float, default=10.0, help="seconds between samples (default 10)")
     ap.add_argument("--warmup-minutes", type=float, default=None, help="left out of the slope (default: min(5, 20%%))")
@@ -168,8 +169,9 @@ def main() -> int:
     env = {k: v for k, v in os.environ.items() if not k.startswith("QUANTAI_")}
     env.update(QUANTAI_HOME=str(home), QUANTAI_SIM__RATE=str(a.rate), QUANTAI_HEADLESS__STATUS_INTERVAL_S="300")
     cmd = [sys.executable, "-m", "quantai_tui", "headless", "--exchange", "sim", "--symbol", a.symbol,
-           "--strategy", a.strategy, "--mode", "paper", "--metrics-port", str(port),
-           "--duration", f"{a.minutes * 60:g}s"]
+           "--mode", "paper", "--metrics-port", str(port), "--duration", f"{a.minutes * 60:g}s"]
+    if a.strategy != "none":
+        cmd += ["--strategy", a.strategy]
     for p in a.param:
         cmd += ["--param", p]
     print(f"# bench/soak.py  {a.minutes:g} min, sim {a.rate:g} msg/s, {Path(a.strategy).name} "
