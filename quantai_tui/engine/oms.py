@@ -80,7 +80,9 @@ class OrderManager:
         self.stats = {"submitted": 0, "denied": 0, "illegal": 0, "duplicates": 0, "unknown": 0, "orphans": 0}
         self._zero_waiters: list[asyncio.Future[None]] = []
         self._closed: deque[str] = deque()
-        self.max_closed = 10_000
+        # closed orders kept in memory (the UI's recent orders, late fills): ~2 KB each; older ones
+        # live on in the store only, so memory stays flat however long the engine runs
+        self.max_closed = 1_000
 
     # --- reading ----------------------------------------------------------------------------------
     def get(self, coid: str) -> Order | None:

@@ -151,3 +151,19 @@ def test_instruments_for_paper_venues() -> None:
     publish_book(k, "alt", "BTC/USDT", [(99.0, 1.0)], [(101.0, 1.0)])
     assert k.cache.mid("alt", "BTC/USDT") == 100.0
     run_sync(k.stop())
+
+
+def test_memory_stays_bounded_however_many_orders() -> None:
+    k = make_kernel(None, mode=TradingMode.BACKTEST, initial_balances={"USDT": Decimal("100000000")},
+                    settings=make_settings(price_band_pct=Decimal("0"), max_orders_per_second=0.0))
+    run_sync(k.start())
+    standard_book(k)
+    inst = k.cache.instrument("sim", "BTC/USDT")
+    for i in range(2500):
+        side = OrderSide.BUY if i % 2 == 0 else OrderSide.SELL
+        run_sync(k.oms.submit(SubmitOrder("sim", "BTC/USDT", side, OrderType.MARKET, inst.make_qty("0.001"))))
+    assert k.oms.stats["submitted"] == 2500
+    assert len(k.cache.orders) == k.oms.max_closed  # the oldest closed orders left memory (not the store)
+    assert len(k.venues["sim"].orders) <= 1000  # type: ignore[attr-defined]
+    assert k.portfolio.position_qty("sim", "BTC/USDT") == 0
+    run_sync(k.stop())

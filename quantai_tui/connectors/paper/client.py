@@ -56,7 +56,7 @@ class PaperExecutionClient(BaseExecutionClient):
         self.orders: dict[str, PaperOrder] = {}
         self.open: dict[str, PaperOrder] = {}
         self._closed: deque[str] = deque()  # oldest first; records beyond max_closed are forgotten
-        self.max_closed = 10_000
+        self.max_closed = 1_000
         self.ledger = Ledger()
         # the venue's own books of the account (what account() reports to reconciliation); a
         # backtest never reconciles, so it skips that work per fill
