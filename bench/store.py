@@ -78,6 +78,24 @@ async def grouped(events: list[OrderFilled], producers: int, sync: str, tmp: Pat
     return per * producers / dt, percentile(lat, 50), percentile(lat, 99)
 
 
+async def pipelined(events: list[OrderFilled], producers: int, burst: int, sync: str, tmp: Path) -> float:
+    """Producers that append a burst (e.g. the fills of one sweep) and await its durability once."""
+    store = EventStore(tmp / f"pipe-{sync}-{producers}.sqlite", synchronous=sync)
+    await store.open()
+    per = len(events) // producers
+
+    async def produce(k: int) -> None:
+        mine = events[k * per : (k + 1) * per]
+        for i in range(0, len(mine), burst):
+            await store.append_many(mine[i : i + burst], durable=True)
+
+    t = time.perf_counter()
+    await asyncio.gather(*(produce(k) for k in range(producers)))
+    dt = time.perf_counter() - t
+    await store.close()
+    return per * producers / dt
+
+
 async def single(events: list[OrderFilled], sync: str, tmp: Path) -> tuple[float, float]:
     """One writer awaiting each event: the commit latency an order intent sees when idle."""
     store = EventStore(tmp / f"single-{sync}.sqlite", synchronous=sync)
@@ -108,6 +126,8 @@ def main() -> None:
             print(line(f"store, durable, group commit, {sync}", rate, "events/s", base))
             print(line(f"append->durable p50 under load, {sync}", p50, "us"))
             print(line(f"append->durable p99 under load, {sync}", p99, "us"))
+            rate = asyncio.run(pipelined(events, 20, 50, sync, tmp))
+            print(line(f"store, durable, 20 producers x bursts of 50, {sync}", rate, "events/s", base))
             p50, p99 = asyncio.run(single(events[:3000], sync, tmp))
             print(line(f"commit latency p50, one writer, {sync}", p50, "us"))
             print(line(f"commit latency p99, one writer, {sync}", p99, "us"))

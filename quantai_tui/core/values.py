@@ -180,9 +180,11 @@ class FixedPoint:
         raw, p = self._raw, self._prec
         if p == 0:
             return str(raw)
-        sign = "-" if raw < 0 else ""
-        whole, frac = divmod(abs(raw), _POW10[p])
-        return f"{sign}{whole}.{frac:0{p}d}"
+        if raw < 0:
+            t = str(-raw).rjust(p + 1, "0")
+            return f"-{t[:-p]}.{t[-p:]}"
+        t = str(raw).rjust(p + 1, "0")
+        return f"{t[:-p]}.{t[-p:]}"
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}('{self}')"
@@ -445,7 +447,7 @@ class Money:
         return hash((self._amount, self._currency))
 
     def __str__(self) -> str:
-        return f"{self._amount} {self._currency}"
+        return self._amount.__str__() + " " + self._currency
 
     def __repr__(self) -> str:
         return f"Money('{self._amount}', '{self._currency}')"

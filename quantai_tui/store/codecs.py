@@ -55,7 +55,7 @@ def _field_codec(tp: Any, helpers: dict[str, Any]) -> Codec:
         raise TypeError(f"unsupported tuple field {tp}")
     if isinstance(tp, type):
         if issubclass(tp, Enum):
-            return "{v}.value", tp
+            return "{v}", tp  # orjson writes an enum as its value, faster than .value
         if issubclass(tp, FixedPoint):
             return "str({v})", tp
         if tp is Money:

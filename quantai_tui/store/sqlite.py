@@ -249,36 +249,42 @@ class EventStore:
 
     async def _commit(self, batch: list[tuple[int, str, Event]]) -> None:
         assert self._db is not None
-        rows = []
-        done: list[tuple[int, Event]] = []
-        for seq, topic, ev in batch:
-            try:
-                name, ts_event, ts_init, payload = encode(ev)
-            except Exception as exc:  # an unencodable event fails alone
-                self.write_errors += 1
-                log.error("event %s seq %d could not be encoded: %r", type(ev).__name__, seq, exc)
-                self._fail(seq, seq, StoreError(f"cannot store {type(ev).__name__}: {exc}"))
-                continue
-            rows.append((seq, name, topic, ts_event, ts_init, payload))
-            done.append((seq, ev))
-        if not rows:
-            return
+        failed: list[tuple[int, Event, Exception]] = []
+
+        def rows() -> Iterator[tuple[int, str, str, int, int, str]]:
+            # Consumed by executemany inside the SQLite thread: encoding stays off the event
+            # loop, and an unencodable event fails alone.
+            for seq, topic, ev in batch:
+                try:
+                    name, ts_event, ts_init, payload = encode(ev)
+                except Exception as exc:
+                    failed.append((seq, ev, exc))
+                    continue
+                yield (seq, name, topic, ts_event, ts_init, payload)
+
         try:
             await self._db.execute("BEGIN")
-            await self._db.executemany(_INSERT, rows)
+            await self._db.executemany(_INSERT, rows())
             await self._db.execute("COMMIT")
         except Exception as exc:
-            self.write_errors += len(rows)
-            log.error("event store commit of %d events failed: %r", len(rows), exc)
+            self.write_errors += len(batch)
+            log.error("event store commit of %d events failed: %r", len(batch), exc)
             try:
                 await self._db.execute("ROLLBACK")
             except Exception:
                 pass
-            self._fail(rows[0][0], rows[-1][0], StoreError(f"event store write failed: {exc}"))
+            self._fail(batch[0][0], batch[-1][0], StoreError(f"event store write failed: {exc}"))
             return
-        self._committed_seq = max(self._committed_seq, rows[-1][0])
+        bad = set()
+        for seq, ev, exc in failed:
+            self.write_errors += 1
+            bad.add(seq)
+            log.error("event %s seq %d could not be encoded: %r", type(ev).__name__, seq, exc)
+            self._fail(seq, seq, StoreError(f"cannot store {type(ev).__name__}: {exc}"))
+        done = [(seq, ev) for seq, _, ev in batch if seq not in bad] if bad else [(seq, ev) for seq, _, ev in batch]
+        self._committed_seq = max(self._committed_seq, batch[-1][0])
         self.commits += 1
-        self.committed_events += len(rows)
+        self.committed_events += len(done)
         for listener in self._listeners:
             try:
                 listener(done)

@@ -167,7 +167,7 @@ async def test_appending_to_a_closed_store_is_an_error(tmp_path: Path) -> None:
 async def test_an_unencodable_event_fails_alone(tmp_path: Path) -> None:
     store = EventStore(tmp_path / "e.sqlite")
     await store.open()
-    bad = OrderSubmitted("c", "sim", "BTC/USDT", "s", "BUY", OrderType.MARKET, Quantity("0.1"),  # type: ignore[arg-type]
+    bad = OrderSubmitted("c", "sim", "BTC/USDT", "s", object(), OrderType.MARKET, Quantity("0.1"),  # type: ignore[arg-type]
                          ts_event=1, ts_init=1)
     good = await store.append(tick(1))
     with pytest.raises(StoreError, match="cannot store"):
