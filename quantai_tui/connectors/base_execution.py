@@ -176,7 +176,8 @@ class BaseExecutionClient:
     async def cancel_all(self, symbol: str | None = None) -> None:
         if await self._timed(self._cancel_all(symbol), self.request_timeout_s):
             return
-        orders = await self.open_orders(symbol)
+        # priority lane: this read does not wait for the rate limiter either
+        orders = await self._timed(self._open_orders(symbol), self.request_timeout_s)
         results = await asyncio.gather(*(self.cancel(o.client_order_id, o.symbol) for o in orders),
                                        return_exceptions=True)
         for o, r in zip(orders, results, strict=True):
