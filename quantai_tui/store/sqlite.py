@@ -247,6 +247,33 @@ class EventStore:
         self._failures.append((lo, hi, err))
         del self._failures[:-256]  # waiters check right after their group; old entries are moot
 
+    async def _write(self, rows: Iterator[tuple[int, str, str, int, int, str]]) -> None:
+        """BEGIN, INSERT the group, COMMIT: in one hop to the SQLite thread when aiosqlite
+        allows it (three hops cost ~3x the latency of an order intent's durable append)."""
+        assert self._db is not None
+        run_in_thread = getattr(self._db, "_execute", None)
+        conn = getattr(self._db, "_conn", None)
+        if run_in_thread is not None and isinstance(conn, sqlite3.Connection):
+
+            def write() -> None:
+                conn.execute("BEGIN")
+                try:
+                    conn.executemany(_INSERT, rows)
+                    conn.execute("COMMIT")
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+
+            await run_in_thread(write)
+            return
+        await self._db.execute("BEGIN")
+        try:
+            await self._db.executemany(_INSERT, rows)
+            await self._db.execute("COMMIT")
+        except BaseException:
+            await self._db.execute("ROLLBACK")
+            raise
+
     async def _commit(self, batch: list[tuple[int, str, Event]]) -> None:
         assert self._db is not None
         failed: list[tuple[int, Event, Exception]] = []
@@ -263,16 +290,10 @@ class EventStore:
                 yield (seq, name, topic, ts_event, ts_init, payload)
 
         try:
-            await self._db.execute("BEGIN")
-            await self._db.executemany(_INSERT, rows())
-            await self._db.execute("COMMIT")
+            await self._write(rows())
         except Exception as exc:
             self.write_errors += len(batch)
             log.error("event store commit of %d events failed: %r", len(batch), exc)
-            try:
-                await self._db.execute("ROLLBACK")
-            except Exception:
-                pass
             self._fail(batch[0][0], batch[-1][0], StoreError(f"event store write failed: {exc}"))
             return
         bad = set()
