@@ -374,6 +374,9 @@ class Kernel:
         self.clock.cancel_timer("kernel:equity")
         if self.control is not None:
             await self.control.stop()
+        # Background work (a reconciliation in flight) ends before its venues close: otherwise it
+        # fails on a closed venue and a normal shutdown would leave the engine HALTED.
+        await self.tasks.close()
         for md in self.market_data.values():
             try:
                 await md.stop()
@@ -386,7 +389,7 @@ class Kernel:
                 log.exception("venue stop failed")
         await self.oms.close()
         await self.kill_switch.close()
-        await self.tasks.close()
+        await self.tasks.close()  # anything the venues' shutdown started
         now = self.clock.timestamp_ns()
         self.journal.emit(EngineStopped(reason, ts_event=now, ts_init=now))
         await self.store.flush()
