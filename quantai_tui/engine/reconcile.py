@@ -29,7 +29,7 @@ from quantai_tui.engine.oms_resolve import fill_event
 
 if TYPE_CHECKING:
     from quantai_tui.engine.oms import OrderManager
-    from quantai_tui.engine.ports import ExecutionClient
+    from quantai_tui.engine.ports import AccountReport, ExecutionClient
     from quantai_tui.engine.portfolio import Portfolio
 
 log = logging.getLogger("quantai.reconcile")
@@ -135,19 +135,30 @@ class Reconciler:
 
     async def _account(self, venue: str, client: ExecutionClient, res: ReconcileResult) -> None:
         acct = await client.account()
+        if self._position_mismatches(venue, acct):
+            # A fill can land between reading the fills and reading the account: read both
+            # once more before calling a position wrong.
+            await self._fills(venue, client, res)
+            acct = await client.account()
         pf = self.portfolio
         for asset, (total, _free) in acct.balances.items():
             mine = pf.balance(venue, asset)
             if Decimal(total) != mine:
                 pf.set_balance(venue, asset, Decimal(total))
                 res.differences.append(f"balance {asset} {mine} -> {total} (the venue's)")
+        for sym, qty, avg, mine_q in self._position_mismatches(venue, acct):
+            pf.adjust_position(venue, sym, qty, avg, f"reconciliation: venue has {qty}, store had {mine_q}")
+            res.unresolved.append(f"position {sym} {mine_q} here, {qty} at the venue (adopted)")
+
+    def _position_mismatches(self, venue: str, acct: AccountReport) -> list[tuple[str, Decimal, Decimal, Decimal]]:
+        """(symbol, venue qty, venue avg price, our qty) for every derivative position that differs."""
+        pf = self.portfolio
         theirs = {p.symbol: p for p in acct.positions}
-        symbols = set(theirs) | {p.symbol for p in pf.positions(venue) if p.derivative}
-        for sym in sorted(symbols):
+        out = []
+        for sym in sorted(set(theirs) | {p.symbol for p in pf.positions(venue) if p.derivative}):
             p = theirs.get(sym)
             qty = p.quantity if p is not None else Decimal(0)
             mine_q = pf.position_qty(venue, sym)
             if qty != mine_q:
-                pf.adjust_position(venue, sym, qty, p.avg_price if p is not None else Decimal(0),
-                                   f"reconciliation: venue has {qty}, store had {mine_q}")
-                res.unresolved.append(f"position {sym} {mine_q} here, {qty} at the venue (adopted)")
+                out.append((sym, qty, p.avg_price if p is not None else Decimal(0), mine_q))
+        return out

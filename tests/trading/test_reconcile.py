@@ -141,3 +141,40 @@ async def test_a_position_the_fills_do_not_explain_is_adopted_and_halts(tmp_path
     await k.stop()
     events = [type(e).__name__ for _, e in read_events(tmp_path / "events.sqlite")]
     assert "PositionAdjusted" in events and "ReconciliationCompleted" in events
+
+
+async def test_a_fill_landing_between_the_fills_read_and_the_account_read_is_not_a_mismatch(tmp_path: Path) -> None:
+    state = VenueState()
+    sym = "BTC/USDT:USDT"
+    k, v = await engine(tmp_path, state, symbols=(sym,))
+    (coid,) = await place(k, 1, sym)
+    await k.stop()
+
+    # Restart: the venue fills the order right after the engine has read the fills.
+    k2_clock = TestClock(T0 + 60_000_000_000)
+    v2 = FakeVenue("fake", None, k2_clock, state)
+    read_fills = v2._fills_since
+    calls = 0
+
+    async def fills_then_fill(ts_ns: int, symbol: str | None):  # noqa: ANN202
+        nonlocal calls
+        calls += 1
+        out = await read_fills(ts_ns, symbol)
+        if calls == 1:
+            v2.silent = True
+            v2.fill(coid, "1.00000", "40000.00")  # lands after this read, before the account read
+            v2.silent = False
+        return out
+
+    v2._fills_since = fills_then_fill  # type: ignore[method-assign]
+    k2 = make_kernel(tmp_path, venues=("fake",), symbols=(sym,), clock=k2_clock, execution={"fake": v2},
+                     settings=settings())
+    v2.bind(k2.oms.on_report)
+    await k2.start()
+    res = k2.last_reconcile["fake"]
+    assert res.ok, res.summary()  # re-read once: the fill explains the position
+    assert k2.risk.state is TradingState.ACTIVE
+    assert k2.oms.get(coid).status is S.FILLED
+    assert k2.portfolio.position_qty("fake", sym) == Decimal("1")
+    await k2.stop()
+    assert fill_counts(tmp_path / "events.sqlite") == Counter({"T1": 1})
