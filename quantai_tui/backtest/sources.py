@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from itertools import repeat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -127,13 +128,13 @@ class DataSource:
         venue, sym = self.venue, self.symbol
         if self.kind == "trades":
             make_t = TradeTick.make
-            none = AggressorSide.NONE
             for b in self.batches():
-                ts, px, qty = b["ts"], b["price"], b["qty"]
-                sides = b.get("side") or [none] * len(ts)
-                ids = b.get("trade_id") or [""] * len(ts)
-                for t, p, q, s, i in zip(ts, px, qty, sides, ids):
-                    yield make_t(venue, sym, p, q, s, i, t, t)
+                ts = b["ts"]
+                n = len(ts)
+                sides = b.get("side") or repeat(AggressorSide.NONE, n)
+                ids = b.get("trade_id") or repeat("", n)
+                # map runs the loop in C: the generator only hands the events on
+                yield from map(make_t, repeat(venue, n), repeat(sym, n), b["price"], b["qty"], sides, ids, ts, ts)
         elif self.kind == "bars":
             make_b = Bar.make
             tf_ns = self.timeframe_ns

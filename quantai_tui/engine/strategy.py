@@ -259,12 +259,14 @@ class Strategy:
         if drive is drive_sync:
             sid = self.id
 
-            def call(ev: Any) -> None:  # drive_sync inlined: this runs once per tick
+            def call(ev: Any, _next: Any = next, _done: Any = _DONE) -> None:
+                # drive_sync inlined: this runs once per tick. next(awaitable iterator, default)
+                # runs the handler to its end without raising StopIteration (no exception object
+                # per tick); anything but the default means it suspended.
                 coro = fn(ev)
                 try:
-                    coro.send(None)
-                except StopIteration:
-                    return
+                    if _next(coro.__await__(), _done) is _done:
+                        return
                 except RuntimeError as exc:
                     if "no running event loop" not in str(exc):
                         raise
@@ -448,19 +450,20 @@ def _to_qty(inst: Instrument, value: Any) -> Quantity:
 
 def drive_sync(coro: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine that must not suspend (the backtest path) to completion."""
-    name = getattr(coro, "__qualname__", "a coroutine")
     try:
         coro.send(None)
     except StopIteration as stop:
         return stop.value  # type: ignore[no-any-return]
     except RuntimeError as exc:
+        name = getattr(coro, "__qualname__", "a coroutine")
         if "no running event loop" not in str(exc):
             raise
         raise StrategyError(f"{name} {_NO_LOOP}") from None
     coro.close()
-    raise StrategyError(f"{name} {_SUSPENDED}")
+    raise StrategyError(f"{getattr(coro, '__qualname__', 'a coroutine')} {_SUSPENDED}")
 
 
+_DONE = object()  # what next() returns when a driven handler ran to its end
 _SUSPENDED = "suspended in a backtest: it awaited something that waits (network, sleep, a queue)"
 _NO_LOOP = ("suspended in a backtest: it awaited something that needs an event loop (asyncio.sleep, network "
             "I/O); backtests drive handlers without one")

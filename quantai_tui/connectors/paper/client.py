@@ -81,13 +81,20 @@ class PaperExecutionClient(BaseExecutionClient):
         if m is None:
             return {}
         emit = self._emit
-        on_trade, on_quote, on_book, on_bar = m.on_trade, m.on_quote, m.on_book, m.on_bar
+        on_quote, on_book, on_bar = m.on_quote, m.on_book, m.on_bar
         book = self._book
 
+        slow_trade = m._trade  # noqa: SLF001
+
         def trade(ev: TradeTick) -> None:
-            r = on_trade(ev.price, ev.size, ev.ts_event)
-            if r:
-                emit(r)
+            # Matcher.on_trade inlined (once per tick): with nothing resting near the price a
+            # trade is two float comparisons and no call
+            p = ev.price
+            m.last_px = p
+            if m.hot or p <= m.lo or p >= m.hi:
+                r = slow_trade(p, ev.size, ev.ts_event)
+                if r:
+                    emit(r)
 
         def quote(ev: QuoteTick) -> None:
             r = on_quote(ev.bid, ev.bid_size, ev.ask, ev.ask_size, ev.ts_event)
