@@ -22,6 +22,7 @@ import json
 import os
 import sys
 import tempfile
+import threading
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -33,9 +34,13 @@ from _common import machine, percentile  # noqa: E402
 
 
 async def run(args: argparse.Namespace) -> dict[str, object]:
+    if args.switch_interval:
+        sys.setswitchinterval(args.switch_interval)
+    from textual import events
+
     from quantai_tui.core.commands import ReleaseKillSwitch, SubmitOrder
     from quantai_tui.core.enums import OrderSide, OrderType, TradingMode
-    from quantai_tui.core.events import KillSwitchEngaged
+    from quantai_tui.core.events import KillSwitchEngaged, OrderCanceled
     from quantai_tui.engine.kernel import Kernel, KernelConfig
     from quantai_tui.paths import Paths
     from quantai_tui.settings.schema import Settings, TuiSettings
@@ -47,16 +52,24 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
 
     symbols = ["BTC/USDT", "ETH/USDT"]
     settings = Settings()
-    settings.sim.rate = args.rate / len(symbols)  # per symbol
+    # --rate counts bus messages (book deltas, trades, quotes, bars); the sim's rate counts market
+    # steps per symbol, and one step publishes ~1.7 messages: calibrate on the generator itself
+    from quantai_tui.connectors.sim import SimMarket
+
+    sample = SimMarket(settings.sim.seed, symbols, rate=1000.0).generate(20_000)
+    span_s = (sample[-1][1].ts_event - sample[0][1].ts_event) / 1e9
+    per_step = len(sample) / (span_s * 1000.0 * len(symbols))
+    settings.sim.rate = args.rate / per_step / len(symbols)
     settings.risk.max_open_orders = 10_000
     settings.risk.max_orders_per_second = 0
     kernel = Kernel(settings, KernelConfig(mode=TradingMode.PAPER, venues=["sim"], symbols=symbols),
                     paths=Paths("bench"))
-    facade = KernelFacade(kernel)
+    facade = KernelFacade(kernel, threaded=not args.same_loop)
     app = QuantAIApp(facade, AppOptions(tui=TuiSettings(max_fps=args.max_fps)))
     engaged_at: list[float] = []
     kernel.bus.subscribe("risk", lambda _e: engaged_at.append(time.perf_counter()), types=KillSwitchEngaged)
-    out: dict[str, object] = {"machine": machine(), "rate_requested": args.rate, "max_fps": args.max_fps}
+    out: dict[str, object] = {"machine": machine(), "rate_requested": args.rate, "max_fps": args.max_fps,
+                              "sim_steps_per_s_per_symbol": round(settings.sim.rate)}
     async with app.run_test(size=(160, 48)) as pilot:
         while not app.engine_ready:
             await asyncio.sleep(0.05)
@@ -91,43 +104,50 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         out["book_frames_delivered"] = sub.delivered
 
         engage_ms, cancel_ms, banner_ms, action_ms, halted_ms = [], [], [], [], []
-        orig = app.action_kill_switch
+        orig = app.bridge._kill
         action_at: list[float] = []
 
-        async def traced() -> None:
+        async def traced(reason: str, source: str) -> None:  # on the engine's loop
             action_at.append(time.perf_counter())
-            await orig()
+            await orig(reason, source)
 
-        app.action_kill_switch = traced  # type: ignore[method-assign]
+        app.bridge._kill = traced  # type: ignore[method-assign]
+        canceled_at: list[float] = []
+        kernel.bus.subscribe("orders.>", lambda _e: canceled_at.append(time.perf_counter()), types=OrderCanceled)
         for _ in range(args.kills):
             mid = kernel.cache.mid("sim", "BTC/USDT") or 60_000.0
             inst = kernel.cache.find_instrument("sim", "BTC/USDT")
             assert inst is not None
-            for i in range(args.orders):  # resting bids well below the market
+            for i in range(args.orders):  # resting bids below the market
                 px = inst.make_price(Decimal(repr(mid)) * Decimal("0.97") - i)
                 await facade.execute(SubmitOrder("sim", "BTC/USDT", OrderSide.BUY, OrderType.LIMIT,
                                                  inst.make_qty("0.001"), px))
-            while kernel.oms.open_count < args.orders:
-                await asyncio.sleep(0.001)
+            await asyncio.sleep(args.settle)  # steady state: the feed is the load, not our own orders
+            open_now = kernel.oms.open_count
             banner = app.screen.query_one(KillBanner)
             engaged_at.clear()
+            canceled_at.clear()
+            hook = getattr(__import__("builtins"), "TRACE_HOOK", None)  # bench debugging
+            if hook:
+                hook(True)
             t = time.perf_counter()
-            await pilot.press("ctrl+k")
-            while not engaged_at:
-                await asyncio.sleep(0)
+            # the key as the terminal's input thread delivers it to the driver (Pilot.press would
+            # then wait for the process to go idle, which it never does under this feed)
+            threading.Thread(target=app._driver.process_message,  # type: ignore[union-attr]
+                             args=(events.Key("ctrl+k", None),), name="input").start()
+            while len(canceled_at) < open_now or not banner.has_class("-engaged"):
+                await asyncio.sleep(0.002)  # poll gently: a spinning loop would steal the engine's turns
+            banner_ms.append((time.perf_counter() - t) * 1000)
             engage_ms.append((engaged_at[0] - t) * 1000)
+            cancel_ms.append((canceled_at[open_now - 1] - t) * 1000)
             action_ms.append((action_at[-1] - t) * 1000)
             halted_ms.append(kernel.kill_switch.last_report.halted_ms if kernel.kill_switch.last_report else -1)
-            while kernel.oms.open_count:
-                await asyncio.sleep(0)
-            cancel_ms.append((time.perf_counter() - t) * 1000)
-            while not banner.has_class("-engaged"):
-                await asyncio.sleep(0)
-            banner_ms.append((time.perf_counter() - t) * 1000)
-            await kernel.execute(ReleaseKillSwitch("bench", "bench"))
+            if hook:
+                hook(False)
+            await facade.execute(ReleaseKillSwitch("bench", "bench"))
             app.main_screen.show_kill(False)  # type: ignore[union-attr]
             await asyncio.sleep(0.3)
-        for name, vals in (("key_to_action_ms", action_ms), ("engine_halted_durable_ms", halted_ms),
+        for name, vals in (("key_to_engine_ms", action_ms), ("engine_halted_durable_ms", halted_ms),
                            ("kill_to_engaged_ms", engage_ms), ("kill_to_all_canceled_ms", cancel_ms),
                            ("kill_to_banner_ms", banner_ms)):
             s = sorted(vals)
@@ -145,6 +165,9 @@ def main() -> int:
     ap.add_argument("--kills", type=int, default=10)
     ap.add_argument("--orders", type=int, default=20, help="resting orders open at each kill")
     ap.add_argument("--max-fps", type=float, default=20.0)
+    ap.add_argument("--settle", type=float, default=1.0, help="seconds between placing the orders and the kill")
+    ap.add_argument("--switch-interval", type=float, default=0.0, help="sys.setswitchinterval (0: leave it)")
+    ap.add_argument("--same-loop", action="store_true", help="run the engine on the UI loop (to compare)")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="quantai-bench-tui-") as home:

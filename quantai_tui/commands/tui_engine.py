@@ -31,7 +31,8 @@ def build_engine(settings: Settings, paths: Paths, exchange: str, symbols: list[
     config = KernelConfig(mode=mode, venues=[exchange], symbols=symbols, profile=paths.profile, control_socket=True)
     kernel = Kernel(settings, config, paths=paths)
     account = settings.exchange(exchange).account
-    return KernelFacade(kernel, account or ("paper" if mode is not TradingMode.LIVE else exchange))
+    # the engine on its own loop and thread: a slow screen update never delays it
+    return KernelFacade(kernel, account or ("paper" if mode is not TradingMode.LIVE else exchange), threaded=True)
 
 
 def sim_backtest_data(settings: Settings, events: int = 90_000) -> Any:
@@ -47,18 +48,30 @@ def sim_backtest_data(settings: Settings, events: int = 90_000) -> Any:
 class ReplayFacade(KernelFacade):
     """A paper kernel fed from a recording (or the endless sim market) at 1×, 10× or full speed."""
 
-    def __init__(self, kernel: Any, events: Callable[[], Iterator[Event]], speed: float) -> None:
-        super().__init__(kernel, "replay")
+    def __init__(self, kernel: Any, events: Callable[[], Iterator[Event]], speed: float,
+                 strategy: Any = None) -> None:
+        super().__init__(kernel, "replay", threaded=True)
         self._events = events
         self.speed = speed
+        self.strategy = strategy
         self._task: asyncio.Task[None] | None = None
         self.published = 0
 
     async def start(self) -> None:
+        await self.call(self._start())
+
+    async def _start(self) -> None:  # on the engine's loop
         await self.kernel.start()
+        if self.strategy is not None:
+            await self.kernel.add_strategy(self.strategy)
         self._task = asyncio.get_running_loop().create_task(self._feed(), name="replay-feed")
 
     async def stop(self) -> None:
+        await self.call(self._stop())
+        if self.thread is not None:
+            await asyncio.to_thread(self.thread.stop)
+
+    async def _stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
             try:
@@ -122,18 +135,11 @@ def replay_factory(settings: Settings, paths: Paths) -> Callable[[Any], KernelFa
                               market_data=False, reconcile=False, instruments=insts, profile=paths.profile,
                               initial_balances={settings.paper.currency: Decimal(settings.paper.initial_balance)})
         kernel = Kernel(settings, config, paths=paths)
-        facade = ReplayFacade(kernel, events, req.speed)
+        strategy = None
         if req.strategy:
             from quantai_tui.engine.strategy_loader import load_strategy
 
             strategy = load_strategy(req.strategy)(req.params or {})
-            start = facade.start
-
-            async def start_with_strategy() -> None:
-                await start()
-                await kernel.add_strategy(strategy)
-
-            facade.start = start_with_strategy  # type: ignore[method-assign]
-        return facade
+        return ReplayFacade(kernel, events, req.speed, strategy)
 
     return make

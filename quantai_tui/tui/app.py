@@ -7,13 +7,14 @@ state of its own.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from textual import work
+from textual import events, work
 from textual.app import App
 from textual.message import Message
 from textual.screen import ModalScreen
@@ -34,6 +35,7 @@ from quantai_tui.tui.widgets.panes import TradingPanes
 from quantai_tui.tui.widgets.tables import OrdersTable
 
 log = logging.getLogger("quantai.tui")
+KILL_DEDUP_S = 1.0  # the intercepted key and its binding are one press, not two
 
 if TYPE_CHECKING:
     from quantai_tui.tui.ai_service import AIService
@@ -83,6 +85,7 @@ class QuantAIApp(App[int]):
         self.quantai_themes: list[str] = []
         self.keymap = effective_keys(self.options.tui.keys)
         self.engine_ready = False
+        self._kill_sent_at = float("-inf")
         if self.options.deterministic:
             self.animation_level = "none"
 
@@ -137,6 +140,7 @@ class QuantAIApp(App[int]):
         self.theme = wanted if wanted in self.available_themes else theme_data.DEFAULT_THEME
         self.theme_changed_signal.subscribe(self, self._theme_changed)
         self.set_keymap(self.options.tui.keys)
+        self._install_kill_intercept()
         self.main_screen = MainScreen(self.bridge, deterministic=self.options.deterministic,
                                       log_level=self.options.log_level)
         await self.push_screen(self.main_screen)  # mounted before any engine event arrives
@@ -173,7 +177,6 @@ class QuantAIApp(App[int]):
             self.notify(str(exc), title="engine failed to start", severity="error", timeout=30)
             return
         self.engine_ready = True
-        self.bridge.refresh_all()
         if self.engine.kill_switch_engaged() and self.main_screen is not None:
             self.main_screen.show_kill(True, "engaged before start", "store")
 
@@ -192,7 +195,7 @@ class QuantAIApp(App[int]):
 
     def _theme_changed(self, _theme: Any) -> None:
         if self.bridge is not None and self.engine_ready:
-            self.bridge.refresh_all()  # cells drawn with the old theme's colours
+            self.bridge.request_refresh()  # cells drawn with the old theme's colours
         self._save_theme(self.theme)
 
     @work(thread=True, exclusive=True, group="config", name="save-theme")
@@ -208,11 +211,39 @@ class QuantAIApp(App[int]):
             log.warning("could not save the theme to %s: %s", path, exc)
 
     # --- app-wide actions -----------------------------------------------------------------------
+    # --- the kill key: taken from the input thread straight to the engine -------------------
+    def _install_kill_intercept(self) -> None:
+        """The kill key goes from the terminal's input thread to the engine's loop, not through
+        the UI's queue: a screen in the middle of a relayout cannot delay it. The key still
+        reaches the UI afterwards, which then only shows what happened."""
+        driver = self._driver
+        if driver is None:
+            return
+        keys = {k.strip() for k in self.keymap["kill_switch"].split(",")}
+        forward = driver.process_message
+
+        def process_message(message: Message) -> None:
+            if isinstance(message, events.Key) and message.key in keys:
+                self.kill_from_input()
+            forward(message)
+
+        driver.process_message = process_message  # type: ignore[method-assign]
+
+    def kill_from_input(self) -> None:
+        """Called on the input thread (or any thread): engage now, if the engine is up."""
+        if not self.engine_ready or self._kill_sent_at > time.monotonic() - KILL_DEDUP_S:
+            return
+        self._kill_sent_at = time.monotonic()
+        self.bridge.engage_threadsafe(reason=f"{self.key_display('kill_switch')} pressed", source="tui")
+
     async def action_kill_switch(self) -> None:
         """Engage at once, no question asked; the whole screen says so."""
         for screen in list(self.screen_stack):
             if isinstance(screen, ModalScreen) and screen is self.screen:
                 screen.dismiss(None)
+        if self._kill_sent_at > time.monotonic() - KILL_DEDUP_S:
+            return  # the input thread already sent it; the banner comes with the engine's answer
+        self._kill_sent_at = time.monotonic()
         try:
             await self.bridge.engage_kill_switch(reason=f"{self.key_display('kill_switch')} pressed", source="tui")
         except Exception as exc:  # never silent: this is the one action that must work

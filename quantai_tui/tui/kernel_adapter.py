@@ -1,20 +1,27 @@
 """The bridge's EngineFacade over the real Kernel: the one small adapter between the UI's
 needs and the engine's objects. Reads take immutable views of the kernel's cache; commands go
 through `kernel.execute`, so every order passes the same risk checks and audit log as a
-strategy's or the CLI's."""
+strategy's or the CLI's.
+
+With `threaded=True` (the app) the kernel runs on its own loop in its own thread
+(engine_thread.py): commands cross over with `call`; the bridge does its reads there too.
+Reads copy the cache's dicts first (one C-level copy, atomic under the GIL), so a reader on
+another thread (the assistant's tools) never trips over a dict that changes size."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import heapq
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from quantai_tui.core.commands import Command, SubmitOrder
 from quantai_tui.core.enums import ConnectionState, TradingMode, TradingState
 from quantai_tui.core.errors import OrderError, RiskDenied
 from quantai_tui.core.instruments import Instrument
+from quantai_tui.tui.engine_thread import EngineThread
 from quantai_tui.tui.views import AccountView, OrderView, PositionView
 
 if TYPE_CHECKING:
@@ -22,6 +29,7 @@ if TYPE_CHECKING:
     from quantai_tui.core.orders import Order
     from quantai_tui.engine.kernel import Kernel
 
+T = TypeVar("T")
 RECENT_CLOSED = 50
 _CENT = Decimal("0.01")
 
@@ -36,25 +44,44 @@ def order_view(o: Order) -> OrderView:
 
 
 class KernelFacade:
-    def __init__(self, kernel: Kernel, account_name: str = "") -> None:
+    def __init__(self, kernel: Kernel, account_name: str = "", *, threaded: bool = False) -> None:
         self.kernel = kernel
         self.bus = kernel.bus
         self.venue = kernel.venue
         self.mode: TradingMode = kernel.mode
         self.account_name = account_name or ("paper" if kernel.mode is not TradingMode.LIVE else "")
+        self.thread = EngineThread() if threaded else None
 
     @property
     def symbols(self) -> Sequence[str]:
         return self.kernel.config.symbols
 
+    # --- the engine's loop ------------------------------------------------------------------------
+    async def call(self, coro: Coroutine[Any, Any, T]) -> T:
+        if self.thread is None:
+            return await coro
+        self.thread.start()
+        return await self.thread.call(coro)
+
+    def soon(self, fn: Callable[[], Any]) -> None:
+        if self.thread is None:
+            asyncio.get_running_loop().call_soon(fn)
+        else:
+            self.thread.soon(fn)
+
     async def start(self) -> None:
-        await self.kernel.start()
+        await self.call(self.kernel.start())
 
     async def stop(self) -> None:
-        await self.kernel.stop("the TUI was closed")
+        await self.call(self.kernel.stop("the TUI was closed"))
+        if self.thread is not None:
+            await asyncio.to_thread(self.thread.stop)
 
     async def execute(self, command: Command) -> Any:
         """Run a command; a refusal raises (RiskDenied names the check), so the UI shows it in place."""
+        return await self.call(self._execute(command))
+
+    async def _execute(self, command: Command) -> Any:
         k = self.kernel
         if isinstance(command, SubmitOrder) and command.client_order_id is None:
             # our id up front: the denial (if any) is then found by id, not by position
@@ -80,8 +107,8 @@ class KernelFacade:
 
     def orders(self) -> list[OrderView]:
         cache = self.kernel.cache
-        open_ = [order_view(o) for o in cache.open.values()]
-        closed = heapq.nlargest(RECENT_CLOSED, (o for o in cache.orders.values() if not o.is_open),
+        open_ = [order_view(o) for o in list(cache.open.values())]
+        closed = heapq.nlargest(RECENT_CLOSED, (o for o in list(cache.orders.values()) if not o.is_open),
                                 key=lambda o: o.ts_last or o.ts_submitted)
         out = open_ + [order_view(o) for o in closed]
         out.sort(key=lambda v: v.ts_ns, reverse=True)
@@ -90,7 +117,9 @@ class KernelFacade:
     def positions(self) -> list[PositionView]:
         k = self.kernel
         out = []
-        for p in k.portfolio.positions():
+        for p in list(k.cache.positions.values()):
+            if not p.qty:
+                continue
             mark = k.cache.mark(p.venue, p.symbol)
             upnl = p.unrealized(mark) if mark is not None else 0.0
             out.append(PositionView(

@@ -10,40 +10,49 @@ import logging
 
 from textual.message import Message
 
-from quantai_tui.tui.views import BookView, ChartView
+from quantai_tui.tui.views import BookView, ChartView, OrderView, PositionView, StatusView
 
 
-class BookUpdated(Message):
-    def __init__(self, view: BookView) -> None:
+class FrameUpdated(Message):
+    """One frame: the book and/or the chart, drawn in the same screen update."""
+
+    def __init__(self, book: BookView | None, chart: ChartView | None) -> None:
         super().__init__()
-        self.view = view
+        self.book = book
+        self.chart = chart
 
     def can_replace(self, message: Message) -> bool:
-        return isinstance(message, BookUpdated) and message.view.symbol == self.view.symbol
-
-
-class ChartUpdated(Message):
-    def __init__(self, view: ChartView) -> None:
-        super().__init__()
-        self.view = view
-
-    def can_replace(self, message: Message) -> bool:
-        return isinstance(message, ChartUpdated) and message.view.symbol == self.view.symbol
+        # Textual asks the queued (older) frame whether `message`, the next one, supersedes it:
+        # only if the newer frame carries everything this one does
+        return (isinstance(message, FrameUpdated) and (message.book is not None or self.book is None)
+                and (message.chart is not None or self.chart is None))
 
 
 class OrdersChanged(Message):
-    """The orders table should be redrawn from the engine's cache."""
+    """The orders as they are now (open and recent)."""
+
+    def __init__(self, orders: list[OrderView]) -> None:
+        super().__init__()
+        self.orders = orders
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, OrdersChanged)
 
 
 class PositionsChanged(Message):
+    def __init__(self, positions: list[PositionView]) -> None:
+        super().__init__()
+        self.positions = positions
+
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, PositionsChanged)
 
 
 class StatusChanged(Message):
+    def __init__(self, view: StatusView) -> None:
+        super().__init__()
+        self.view = view
+
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, StatusChanged)
 

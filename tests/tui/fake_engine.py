@@ -59,6 +59,12 @@ class FakeEngine:
     def symbols(self) -> tuple[str, ...]:
         return self._symbols
 
+    async def call(self, coro: Any) -> Any:
+        return await coro  # one loop: the UI's
+
+    def soon(self, fn: Any) -> None:
+        asyncio.get_running_loop().call_soon(fn)
+
     async def start(self) -> None:
         self.started = True
         self._conn = ConnectionState.CONNECTED

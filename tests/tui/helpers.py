@@ -28,7 +28,7 @@ async def settle(pilot, app: QuantAIApp) -> None:  # type: ignore[no-untyped-def
     for _ in range(3):
         for sub in app.bridge._subs:
             await sub.drain()
-        app.bridge.refresh_all()
+        app.bridge.refresh_all()  # the fake engine shares the UI's loop: call it directly
         await pilot.pause()
     await app.workers.wait_for_complete()
     await pilot.pause()

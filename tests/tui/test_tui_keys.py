@@ -255,7 +255,7 @@ async def test_chart_style_and_log_level() -> None:  # "chart_style", "log_level
         before = log.level
         await pilot.press("l")
         assert log.level != before
-        assert log.level_name in str(app.screen.query_one("#log-pane").border_title)
+        assert log.level_name in str(app.screen.query_one("#log").border_title)
 
 
 async def test_backtest_and_replay_screens_open_and_close() -> None:  # "backtest", "replay"

@@ -3,6 +3,7 @@ and the bridge's coalescing and staleness."""
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 from pathlib import Path
 
@@ -129,14 +130,19 @@ async def test_bridge_coalesces_book_frames_to_max_fps() -> None:
     posted: list[object] = []
     bridge = Bridge(engine, posted.append, max_fps=20)
     await bridge.start()
+    await asyncio.sleep(0)  # the first full refresh after start
+    posted.clear()
     engine.pump(10_000)
     book_sub = next(s for s in bridge._subs if s.name == "tui.book")
     assert book_sub.delivered == 0 and book_sub.pending <= 2  # one slot per symbol
     for sub in bridge._subs:
         await sub.drain()
-    books = [p for p in posted if isinstance(p, m.BookUpdated)]
-    assert len(books) == 1
-    assert books[0].view.bids[0][0] == engine.book("BTC/USDT").best_bid()[0]
+    while bridge._frame_handle is not None:  # the frame scheduled by the burst
+        await asyncio.sleep(0.01)
+    frames = [p for p in posted if isinstance(p, m.FrameUpdated)]
+    assert len(frames) == 1
+    assert frames[0].book is not None and frames[0].chart is not None  # both in one frame
+    assert frames[0].book.bids[0][0] == engine.book("BTC/USDT").best_bid()[0]
     assert book_sub.coalesced > 1000
     await bridge.stop()
 
@@ -149,7 +155,7 @@ async def test_bridge_flags_stale_data() -> None:
     engine.pump(200)
     for sub in bridge._subs:
         await sub.drain()
-    assert not bridge.status().stale
+    assert not bridge.status_now().stale
     now[0] += 6.0
-    assert bridge.status().stale
+    assert bridge.status_now().stale
     await bridge.stop()

@@ -27,7 +27,6 @@ class MainScreen(Screen[None]):
     AUTO_FOCUS = "#orders"  # `c` cancels the highlighted order
     DEFAULT_CSS = """
     MainScreen { background: $background; }
-    MainScreen.-killed { background: $error 15%; }
     MainScreen > #top { dock: top; height: auto; }
     """
 
@@ -53,17 +52,9 @@ class MainScreen(Screen[None]):
         yield TradingPanes(self.bridge, flash=not d, show_time=not d, blink=not d, log_level=self._log_level)
         yield Footer(compact=True)
 
-    def on_mount(self) -> None:
-        self.refresh_status()
-        # status is pulled: staleness must show even when no message arrives
-        self.set_interval(0.25, self.refresh_status, name="status")
-        self.set_interval(1.0, self._refresh_marks, name="marks")
-
     def refresh_status(self) -> None:
-        self.query_one(StatusBar).show(self.bridge.status())
-
-    def _refresh_marks(self) -> None:
-        self.panes.post_message(m.PositionsChanged())
+        if self.bridge.last_status is not None:
+            self.query_one(StatusBar).show(self.bridge.last_status)
 
     def show_kill(self, engaged: bool, reason: str = "", source: str = "") -> None:
         banner = self.query_one(KillBanner)
@@ -71,13 +62,12 @@ class MainScreen(Screen[None]):
             banner.engage(reason, source, self.qapp.key_display("release_kill_switch"))
         else:
             banner.release()
-        self.set_class(engaged, "-killed")
-        self.panes.set_class(engaged, "-killed")
+        self.panes.set_class(engaged, "-killed")  # red borders on every pane: one restyle, not two
         self.refresh_status()
 
     @on(m.StatusChanged)
     def _status(self, msg: m.StatusChanged) -> None:
-        self.refresh_status()
+        self.query_one(StatusBar).show(msg.view)
 
     @on(m.KillSwitchChanged)
     def _kill(self, msg: m.KillSwitchChanged) -> None:

@@ -103,10 +103,13 @@ class OrderTicket(ModalScreen[str | None]):
         self._blink = blink
 
     def compose(self) -> ComposeResult:
-        book = self.bridge.book_view(self.symbol)
-        ref = (book.asks[0][0] if self.side == "BUY" and book.asks else
-               book.bids[0][0] if book.bids else None)
-        price = f"{ref:.{book.price_precision}f}" if ref is not None else ""
+        book = self.bridge.book_view(self.symbol)  # the last frame's book: the engine runs elsewhere
+        ref = None
+        if book is not None:
+            ref = (book.asks[0][0] if self.side == "BUY" and book.asks else
+                   book.bids[0][0] if book.bids else None)
+        places = book.price_precision if book is not None else 2
+        price = f"{ref:.{places}f}" if ref is not None else ""
         lot = default_quantity(self.inst, ref)
         with Vertical(id="ticket") as box:
             box.border_title = f"{self.side} {self.symbol} · {self.bridge.engine.venue}"

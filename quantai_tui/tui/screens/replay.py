@@ -115,7 +115,6 @@ class ReplayScreen(Screen[None]):
         self.query_one("#stop", Button).disabled = False
         self._status(f"replaying {req.data} at {speed_name}" + (f" with {req.strategy}" if req.strategy else ""))
         await self.bridge.start()
-        self.bridge.refresh_all()
 
     @on(Button.Pressed, "#stop")
     async def stop(self) -> None:
@@ -129,7 +128,7 @@ class ReplayScreen(Screen[None]):
     @on(m.StatusChanged)
     def _status_changed(self, msg: m.StatusChanged) -> None:
         if self.bridge is not None:
-            a = self.bridge.status().account
+            a = msg.view.account
             self.query_one("#replay-status", Static).update(
                 f"replay · equity {a.equity:,.2f} · day {a.day_pnl:+,.2f}")
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from rich.text import Text
+from rich.style import Style
 from textual.reactive import reactive
-from textual.widget import Widget
 
 from quantai_tui.tui.views import Candle, ChartView
+from quantai_tui.tui.widgets.lines import LinesWidget, Part
 
 _BLOCKS = " ▁▂▃▄▅▆▇█"
 
@@ -53,38 +53,54 @@ def line_grid(values: list[float], lo: float, hi: float, rows: int) -> list[list
     return grid
 
 
-class PriceChart(Widget):
-    COMPONENT_CLASSES = {"chart--up", "chart--down", "chart--line", "chart--axis", "chart--empty"}
+def runs(cells: list[str], styles: list[Style]) -> list[Part]:
+    """Neighbouring cells of one style as one part (fewer segments to draw)."""
+    out: list[Part] = []
+    text, style = "", None
+    for c, s in zip(cells, styles, strict=True):
+        if s is style:
+            text += c
+        else:
+            if text:
+                out.append((text, style))
+            text, style = c, s
+    if text:
+        out.append((text, style))
+    return out
+
+
+class PriceChart(LinesWidget):
+    COMPONENT_CLASSES = {"chart--up", "chart--down", "chart--line", "chart--axis"}
     DEFAULT_CSS = """
     PriceChart { height: 1fr; }
     PriceChart > .chart--up { color: $success; }
     PriceChart > .chart--down { color: $error; }
     PriceChart > .chart--line { color: $primary; }
     PriceChart > .chart--axis { color: $foreground-muted; }
-    PriceChart > .chart--empty { color: $foreground-muted; }
     """
 
-    view: reactive[ChartView | None] = reactive(None, always_update=True)
     style_name: reactive[str] = reactive("candles")
 
-    def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id)
-        self.renders = 0
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.view: ChartView | None = None
 
     def update_view(self, view: ChartView) -> None:
         self.view = view
+        self.invalidate()
+
+    def watch_style_name(self) -> None:
+        self.invalidate()
 
     def toggle_style(self) -> str:
         self.style_name = "line" if self.style_name == "candles" else "candles"
         return self.style_name
 
-    def render(self) -> Text:
-        self.renders += 1
+    def build_lines(self, width: int, rows: int) -> list[list[Part]]:
+        get = self.cstyle
         v = self.view
-        width, rows = self.size.width, self.size.height
-        get = self.get_component_rich_style
         if v is None or not v.candles or rows < 2:
-            return Text("waiting for trades…", style=get("chart--empty"))
+            return [[("waiting for trades…", get("chart--axis"))]]
         places = v.price_precision
         axis_w = len(f"{max(c.high for c in v.candles):,.{places}f}") + 1
         cols = max(1, width - axis_w)
@@ -94,28 +110,17 @@ class PriceChart(Widget):
         if hi - lo < 10 ** -places:
             hi, lo = hi + 10 ** -places, lo - 10 ** -places
         labels = _axis_labels(lo, hi, rows, places)
-        grid = self._candle_grid(candles, lo, hi, rows) if self.style_name == "candles" else \
-            self._line_grid(candles, lo, hi, rows)
         up, down, line, axis = get("chart--up"), get("chart--down"), get("chart--line"), get("chart--axis")
-        out = Text(no_wrap=True, overflow="crop")
+        if self.style_name == "candles":
+            grid = [candle_cells(c, lo, hi, rows) for c in candles]
+            col_styles = [up if c.close >= c.open else down for c in candles]
+        else:
+            grid = line_grid([c.close for c in candles], lo, hi, rows)
+            col_styles = [line] * len(candles)
         pad = " " * (cols - len(candles))
+        out = []
         for r in range(rows):
-            out.append(pad)
-            for i, c in enumerate(candles):
-                cell = grid[i][r]
-                if self.style_name == "candles":
-                    out.append(cell, up if c.close >= c.open else down)
-                else:
-                    out.append(cell, line)
-            out.append(f" {labels.get(r, ''):>{axis_w - 1}}", axis)
-            if r < rows - 1:
-                out.append("\n")
+            parts: list[Part] = [(pad, None)] + runs([col[r] for col in grid], col_styles)
+            parts.append((f" {labels.get(r, ''):>{axis_w - 1}}", axis))
+            out.append(parts)
         return out
-
-    @staticmethod
-    def _candle_grid(candles: tuple[Candle, ...], lo: float, hi: float, rows: int) -> list[list[str]]:
-        return [candle_cells(c, lo, hi, rows) for c in candles]
-
-    @staticmethod
-    def _line_grid(candles: tuple[Candle, ...], lo: float, hi: float, rows: int) -> list[list[str]]:
-        return line_grid([c.close for c in candles], lo, hi, rows)

@@ -21,6 +21,7 @@ _WHO = {"you": ("› ", "accent"), "system": ("", "foreground-muted"), "assistan
 class ChatPane(Vertical):
     DEFAULT_CSS = """
     ChatPane { height: 1fr; }
+    ChatPane > RichLog { height: 1fr; background: $surface; scrollbar-size-vertical: 1; overflow-x: hidden; }
     ChatPane > Input { dock: bottom; border: tall $panel; }
     ChatPane > Input:focus { border: tall $accent; }
     """
@@ -32,8 +33,8 @@ class ChatPane(Vertical):
             super().__init__()
             self.text = text
 
-    def __init__(self, *, blink: bool = True, id: str | None = None) -> None:
-        super().__init__(id=id)
+    def __init__(self, *, blink: bool = True, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
         self._blink = blink
 
     def compose(self) -> ComposeResult:

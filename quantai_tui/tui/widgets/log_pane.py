@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 from collections import deque
 from datetime import datetime
+from collections.abc import Callable
 from typing import NamedTuple
 
 from rich.text import Text
+from textual.timer import Timer
 from textual.widgets import RichLog
 
 from quantai_tui.tui.widgets.theme_style import theme_style
@@ -27,20 +29,44 @@ class LogPane(RichLog):
     DEFAULT_CSS = "LogPane { height: 1fr; overflow-x: hidden; background: $surface; scrollbar-size-vertical: 1; }"
     KEEP = 2000
 
-    def __init__(self, *, level: int = logging.INFO, show_time: bool = True, id: str | None = None) -> None:
-        super().__init__(id=id, max_lines=self.KEEP, wrap=True, min_width=20, markup=False, auto_scroll=True)
+    def __init__(self, *, level: int = logging.INFO, show_time: bool = True, id: str | None = None,
+                 classes: str | None = None, batch_s: float = 0.2,
+                 held: Callable[[], bool] | None = None) -> None:
+        super().__init__(id=id, classes=classes, max_lines=self.KEEP, wrap=True, min_width=20, markup=False,
+                         auto_scroll=True)
         self.level = level
         self.show_time = show_time
         self.entries: deque[Entry] = deque(maxlen=self.KEEP)
+        # Each write grows the log and costs a relayout of the screen: lines are written in
+        # batches (at most 1/batch_s a second), and not at all while the kill switch runs.
+        self.batch_s = batch_s
+        self._held = held or (lambda: False)
+        self._pending: list[Entry] = []
+        self._flush_timer: Timer | None = None
 
     def add(self, level: int, text: str, ts_ns: int = 0, source: str = "engine") -> None:
         entry = Entry(level, text, ts_ns, source)
         self.entries.append(entry)
-        if level >= self.level:
+        if level < self.level:
+            return
+        if self.batch_s <= 0:
             self.write(self._line(entry))
+            return
+        self._pending.append(entry)
+        if self._flush_timer is None:
+            self._flush_timer = self.set_timer(self.batch_s, self._flush)
+
+    def _flush(self) -> None:
+        self._flush_timer = None
+        if self._held():
+            self._flush_timer = self.set_timer(self.batch_s, self._flush)
+            return
+        pending, self._pending = self._pending, []
+        for e in pending:
+            self.write(self._line(e))
 
     def _line(self, e: Entry) -> Text:
-        line = Text(no_wrap=True)
+        line = Text()  # long engine messages wrap instead of vanishing at the border
         if self.show_time and e.ts_ns:
             stamp = datetime.fromtimestamp(e.ts_ns / 1e9).strftime("%H:%M:%S")  # local time, like a clock
             line.append(stamp + " ", theme_style(self.app, "foreground-muted"))
@@ -52,6 +78,7 @@ class LogPane(RichLog):
 
     def set_level(self, level: int) -> None:
         self.level = level
+        self._pending.clear()
         self.clear()
         for e in self.entries:
             if e.level >= level:
