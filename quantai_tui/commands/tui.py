@@ -38,7 +38,13 @@ def _setup_logging(level: str, log_file) -> None:  # type: ignore[no-untyped-def
 def run(args: argparse.Namespace, ctx: Context) -> int:
     import logging
 
-    from quantai_tui.commands.tui_engine import SIM_BACKTEST, build_engine, replay_factory, sim_backtest_data
+    from quantai_tui.commands.tui_engine import (
+        SIM_BACKTEST,
+        build_engine,
+        replay_choices,
+        replay_factory,
+        sim_backtest_data,
+    )
     from quantai_tui.core.enums import TradingMode
     from quantai_tui.headless import EngineLock, check_live, check_symbols
 
@@ -90,6 +96,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
             log_level=logging.getLevelName(settings.general.log_level),
             engine_factory=switch,
             replay_factory=replay_factory(settings, paths),
+            replay_choices=lambda: replay_choices(paths),
             backtest=backtests,
             backtest_capital=settings.backtest.initial_capital,
             ai=AIService(settings, paths),  # the chat's model half and the Knowledge screen

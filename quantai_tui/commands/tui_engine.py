@@ -105,6 +105,13 @@ class ReplayFacade(KernelFacade):
         log.info("replay finished: %d events", self.published)
 
 
+def replay_choices(paths: Paths) -> list[str]:
+    """The endless sim market, then every recording (newest first)."""
+    files = sorted(paths.recordings_dir.rglob("*.parquet"), key=lambda p: p.stat().st_mtime, reverse=True) \
+        if paths.recordings_dir.is_dir() else []
+    return [SIM_REPLAY, *(str(f) for f in files)]
+
+
 def replay_factory(settings: Settings, paths: Paths) -> Callable[[Any], KernelFacade]:
     def make(req: Any) -> KernelFacade:
         from quantai_tui.engine.kernel import Kernel, KernelConfig

@@ -64,6 +64,7 @@ class AppOptions:
     log_level: int = logging.INFO
     engine_factory: EngineFactory | None = None
     replay_factory: Callable[[Any], EngineFacade] | None = None  # ReplayRequest -> engine
+    replay_choices: Callable[[], list[str]] | None = None  # what the replay screen offers
     backtest: BacktestService | None = None
     backtest_capital: Decimal = Decimal("10000")
     assistant: Assistant | None = None

@@ -56,7 +56,9 @@ class ReplayScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         app: Any = self.app
-        data = app.backtest_service.data_choices()
+        choices = app.options.replay_choices
+        data = choices() if choices is not None else [d for d in app.backtest_service.data_choices()
+                                                      if d.endswith(".parquet")]
         strategies = ["(watch only)", *app.backtest_service.strategies()]
         with Horizontal(id="controls"):
             with Vertical():

@@ -21,7 +21,6 @@ _WHO = {"you": ("› ", "accent"), "system": ("", "foreground-muted"), "assistan
 class ChatPane(Vertical):
     DEFAULT_CSS = """
     ChatPane { height: 1fr; }
-    ChatPane > RichLog { height: 1fr; background: $surface; scrollbar-size-vertical: 1; overflow-x: hidden; }
     ChatPane > Input { dock: bottom; border: tall $panel; }
     ChatPane > Input:focus { border: tall $accent; }
     """
