@@ -193,6 +193,7 @@ class Headless:
                               profile=self.paths.profile, control_socket=True, cancel_on_stop=opts.cancel_on_exit)
         self.kernel = kernel = Kernel(self.settings, config, paths=self.paths)
         loop = asyncio.get_running_loop()
+
         def stdout_closed() -> None:  # from the writer thread
             try:
                 loop.call_soon_threadsafe(self.request_stop, "stdout closed")
