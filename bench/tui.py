@@ -158,6 +158,43 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
     return out
 
 
+def startup(runs: int) -> dict[str, object]:
+    """`quantai` with a fresh HOME in tmux (160x48): seconds until the panes are drawn and until
+    the order book shows live data. Skipped without tmux."""
+    import shutil
+    import subprocess
+    import uuid
+
+    if shutil.which("tmux") is None:
+        return {"startup": "skipped (no tmux)"}
+    exe = Path(sys.executable).parent / "quantai"
+    panes, live = [], []
+    for _ in range(runs):
+        with tempfile.TemporaryDirectory(prefix="quantai-bench-home-") as home:
+            env = {k: v for k, v in os.environ.items() if not k.startswith(("QUANTAI_", "XDG_", "TMUX"))}
+            env.update(HOME=home, TERM="xterm-256color")
+            server = f"qa-bench-{uuid.uuid4().hex[:8]}"
+            t0 = time.monotonic()
+            subprocess.run(["tmux", "-L", server, "-f", "/dev/null", "new-session", "-d", "-s", "S", "-x", "160",
+                            "-y", "48", f"{exe}; sleep 30"], env=env, check=True)
+            try:
+                seen_panes = None
+                while time.monotonic() - t0 < 30:
+                    text = subprocess.run(["tmux", "-L", server, "capture-pane", "-p", "-t", "S"], env=env,
+                                          capture_output=True, text=True).stdout
+                    if seen_panes is None and "Order Book" in text:
+                        seen_panes = time.monotonic() - t0
+                    if " last " in text and "connected" in text:
+                        live.append(time.monotonic() - t0)
+                        panes.append(seen_panes or live[-1])
+                        break
+                    time.sleep(0.02)
+            finally:
+                subprocess.run(["tmux", "-L", server, "kill-server"], env=env, capture_output=True)
+    return {"startup_panes_s": round(sorted(panes)[len(panes) // 2], 2) if panes else None,
+            "startup_live_s": round(sorted(live)[len(live) // 2], 2) if live else None}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rate", type=float, default=10_000, help="sim messages per second, all symbols")
@@ -168,11 +205,14 @@ def main() -> int:
     ap.add_argument("--settle", type=float, default=1.0, help="seconds between placing the orders and the kill")
     ap.add_argument("--switch-interval", type=float, default=0.0, help="sys.setswitchinterval (0: leave it)")
     ap.add_argument("--same-loop", action="store_true", help="run the engine on the UI loop (to compare)")
+    ap.add_argument("--startup-runs", type=int, default=3, help="fresh-HOME starts of quantai in tmux (0: skip)")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="quantai-bench-tui-") as home:
         os.environ["QUANTAI_HOME"] = home
         out = asyncio.run(run(args))
+    if args.startup_runs:
+        out.update(startup(args.startup_runs))
     for k, v in out.items():
         print(f"{k:<28} {v}")
     if args.json:

@@ -36,12 +36,17 @@ from quantai_tui.tui.widgets.tables import OrdersTable
 
 log = logging.getLogger("quantai.tui")
 KILL_DEDUP_S = 1.0  # the intercepted key and its binding are one press, not two
+KILL_HOLD_S = 0.5  # the longest the screen waits for the engine's answer to the kill key
 
 if TYPE_CHECKING:
     from quantai_tui.tui.ai_service import AIService
 
 EngineFactory = Callable[[str, list[str]], EngineFacade]  # (exchange, symbols) -> engine
 Assistant = Callable[[str, Callable[[str, str], None]], Awaitable[None]]  # (prompt, say) -> done
+
+
+class PauseDrawing(Message):
+    """From the input thread: the kill key was sent to the engine; stop drawing for a moment."""
 
 
 @dataclass
@@ -87,6 +92,7 @@ class QuantAIApp(App[int]):
         self.keymap = effective_keys(self.options.tui.keys)
         self.engine_ready = False
         self._kill_sent_at = float("-inf")
+        self._drawing_paused = False
         if self.options.deterministic:
             self.animation_level = "none"
 
@@ -236,6 +242,23 @@ class QuantAIApp(App[int]):
             return
         self._kill_sent_at = time.monotonic()
         self.bridge.engage_threadsafe(reason=f"{self.key_display('kill_switch')} pressed", source="tui")
+        self.post_message(PauseDrawing())  # thread-safe; queued ahead of the key itself
+
+    def on_pause_drawing(self, _msg: PauseDrawing) -> None:
+        self.pause_drawing()
+
+    def pause_drawing(self) -> None:
+        """No screen updates until the engine has answered the kill (at most KILL_HOLD_S): the
+        interpreter is shared, and a relayout would take the engine's turns while it sweeps."""
+        if not self._drawing_paused:
+            self._drawing_paused = True
+            self._begin_batch()
+            self.set_timer(KILL_HOLD_S, self.resume_drawing)
+
+    def resume_drawing(self) -> None:
+        if self._drawing_paused:
+            self._drawing_paused = False
+            self._end_batch()
 
     async def action_kill_switch(self) -> None:
         """Engage at once, no question asked; the whole screen says so."""

@@ -289,3 +289,25 @@ async def test_remapped_key_replaces_the_default() -> None:
         await pilot.press("ctrl+x")
         await pilot.pause()
         assert app.engine.kill_switch_engaged()
+
+
+async def test_kill_key_from_the_input_thread_goes_straight_to_the_engine() -> None:
+    """The terminal's input thread hands ctrl+k to the engine before the UI sees it; the binding
+    that follows does not engage a second time."""
+    import threading
+
+    from textual import events
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await app.engine.execute(limit_order())
+        thread = threading.Thread(target=app._driver.process_message, args=(events.Key("ctrl+k", None),))
+        thread.start()
+        thread.join()
+        await settle(pilot, app)
+        assert app.engine.kill_switch_engaged()
+        assert sum(isinstance(c, EngageKillSwitch) for c in app.engine.commands) == 1
+        assert app.screen.query_one(KillBanner).has_class("-engaged")
+        assert not app.bridge.open_orders()
+        assert app._batch_count == 0  # drawing resumed

@@ -71,6 +71,7 @@ class MainScreen(Screen[None]):
 
     @on(m.KillSwitchChanged)
     def _kill(self, msg: m.KillSwitchChanged) -> None:
+        self.qapp.resume_drawing()  # the engine has answered: draw again, banner first
         self.show_kill(msg.engaged, msg.reason, msg.source)
 
     @on(m.OrderDeniedNotice)
