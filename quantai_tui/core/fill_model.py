@@ -50,10 +50,21 @@ from quantai_tui.core.fill_parts import (  # noqa: F401 - re-exported: the fill 
     _opposite,
 )
 from quantai_tui.core.instruments import Instrument
-from quantai_tui.core.positions import product, to_raw
-from quantai_tui.core.values import ROUND_CEIL, ROUND_FLOOR, EXACT, FixedPoint, Money, Price, Quantity
+from quantai_tui.core.positions import to_raw
+from quantai_tui.core.values import (
+    _POW10,
+    EXACT,
+    ROUND_CEIL,
+    ROUND_FLOOR,
+    ROUND_NEAREST,
+    Money,
+    Price,
+    Quantity,
+    _div_round,
+)
 
 _BPS = Decimal("0.0001")
+_P10 = tuple(10**i for i in range(2 * 18 + 1))  # up to price precision + size precision
 
 
 class Matcher:
@@ -73,6 +84,12 @@ class Matcher:
         self.size_scale = 10**self.size_prec
         self.lot_raw = instrument.lot_size.raw
         self._linear_cs1 = not instrument.is_inverse and instrument.contract_size == 1
+        # fees in integers: fee_raw = price_raw * qty_raw * rate * 10**fee_precision / 10**(pp + sp),
+        # rounded half-even (what the Decimal product, then to_raw, gives; exact either way)
+        num, den = Decimal(self.maker_fee).as_integer_ratio()
+        self._maker_fee_num, self._maker_fee_den = num * 10**fee_precision, den
+        num, den = Decimal(self.taker_fee).as_integer_ratio()
+        self._taker_fee_num, self._taker_fee_den = num * 10**fee_precision, den
         self.orders: dict[str, SimOrder] = {}
         self.buys: list[tuple[float, int, SimOrder]] = []  # resting limits, best (highest) first
         self.sells: list[tuple[float, int, SimOrder]] = []  # best (lowest) first
@@ -178,7 +195,7 @@ class Matcher:
 
     # --- arrival --------------------------------------------------------------------------------
     def _arrive(self, o: SimOrder, book: OrderBook | None, ts: int, out: list[Execution]) -> None:
-        opp = _opposite(book, o.sign)
+        opp = None if book is None else _opposite(book, o.sign)
         if o.order_type in (OrderType.MARKET, OrderType.STOP_MARKET):
             if self.bar_mode or opp is None:
                 self.pending.append(o)
@@ -464,6 +481,8 @@ class Matcher:
     # --- bookkeeping ----------------------------------------------------------------------------
     def _taker_price(self, px: float, sign: int) -> Price:
         if not self.slippage:
+            if -1e15 < px < 1e15:  # Price.from_float's rounding, inline (nan and inf take its checks)
+                return Price.from_raw(round(px * _POW10[self.price_prec]), self.price_prec)
             return Price.from_float(px, self.price_prec)
         adj = EXACT.multiply(Decimal(repr(px)), 1 + sign * self.slippage)
         return self.inst.make_price(adj, ROUND_CEIL if sign > 0 else ROUND_FLOOR)
@@ -471,10 +490,19 @@ class Matcher:
     def _fill(self, o: SimOrder, q: int, price: Price, liq: LiquiditySide, ts: int, out: list[Execution]) -> None:
         o.leaves_raw -= q
         qty = Quantity.from_raw(q, self.size_prec)
-        rate = self.maker_fee if liq is LiquiditySide.MAKER else self.taker_fee
-        notional = product(price, qty) if self._linear_cs1 else self.inst.notional(price, qty)
         fp = self.fee_precision
-        fee = Money.of(FixedPoint.from_raw(to_raw(EXACT.multiply(notional, rate), fp), fp), self.fee_currency)
+        if self._linear_cs1:
+            # price * qty * rate in integers, rounded half-even to the fee precision: exact
+            if liq is LiquiditySide.MAKER:
+                num, den = self._maker_fee_num, self._maker_fee_den
+            else:
+                num, den = self._taker_fee_num, self._taker_fee_den
+            fee_raw = _div_round(price._raw * q * num, den * _P10[price._prec + self.size_prec],  # noqa: SLF001
+                                 ROUND_NEAREST)
+        else:
+            rate = self.maker_fee if liq is LiquiditySide.MAKER else self.taker_fee
+            fee_raw = to_raw(EXACT.multiply(self.inst.notional(price, qty), rate), fp)
+        fee = Money.of_raw(fee_raw, fp, self.fee_currency)
         out.append(Execution(FILL, o, ts, qty, price, liq, fee))
         if not o.leaves_raw:
             self.orders.pop(o.coid, None)
@@ -500,8 +528,12 @@ class Matcher:
     def _refresh(self) -> None:
         self.bb = -self.buys[0][0] if self.buys else -INF
         self.bs = self.sells[0][0] if self.sells else INF
-        self.sb = min((o.trig for o in self.stops if o.sign > 0), default=INF)
-        self.ss = max((o.trig for o in self.stops if o.sign < 0), default=-INF)
+        if self.stops:
+            self.sb = min((o.trig for o in self.stops if o.sign > 0), default=INF)
+            self.ss = max((o.trig for o in self.stops if o.sign < 0), default=-INF)
+        else:
+            self.sb = INF
+            self.ss = -INF
         self.lo = max(self.bb, self.ss)
         self.hi = min(self.bs, self.sb)
         self.hot = bool(self.pending) or self.fresh > 0

@@ -21,6 +21,7 @@ from quantai_tui.core.errors import ValidationError
 _SAFE = re.compile(r"^[A-Za-z0-9]{1,32}$")
 _DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
 _ID_EPOCH_NS = 1_577_836_800_000_000_000  # 2020-01-01: ids count ns from here
+_MAX12 = 36**12
 
 
 def base36(n: int) -> str:
@@ -31,6 +32,22 @@ def base36(n: int) -> str:
         n, r = divmod(n, 36)
         out.append(_DIGITS[r])
     return "".join(reversed(out))
+
+
+# Two base-36 digits per step for the id's time part (one per order: half the divisions)
+_PAIRS = tuple(a + b for a in _DIGITS for b in _DIGITS)
+_COUNTS = tuple(base36(i).rjust(4, "0") for i in range(1296))  # the counter, padded, for the usual small values
+
+
+def _base36_12(n: int) -> str:
+    """base36(n).rjust(12, "0") for 0 <= n < 36**12."""
+    pairs = _PAIRS
+    n, a = divmod(n, 1296)
+    n, b = divmod(n, 1296)
+    n, c = divmod(n, 1296)
+    n, d = divmod(n, 1296)
+    n, e = divmod(n, 1296)
+    return pairs[n] + pairs[e] + pairs[d] + pairs[c] + pairs[b] + pairs[a]
 
 
 def check_client_order_id(coid: str) -> str:
@@ -62,6 +79,8 @@ class ClientOrderIdGenerator:
         else:
             self._count += 1
         # ns since 2020 in base36 fits in 12 characters until the year 2150.
-        t = base36(self._last_ns - _ID_EPOCH_NS).rjust(12, "0")
-        coid = f"{self._prefix}{t}{self._tag}{base36(self._count).rjust(4, '0')}"
+        n = self._last_ns - _ID_EPOCH_NS
+        t = _base36_12(n) if n < _MAX12 else base36(n).rjust(12, "0")
+        c = self._count
+        coid = f"{self._prefix}{t}{self._tag}{_COUNTS[c] if c < 1296 else base36(c).rjust(4, '0')}"
         return coid[:32]

@@ -38,7 +38,7 @@ from quantai_tui.core.events.orders import (
     OrderUpdateRejected,
     OrderUpdateRequested,
 )
-from quantai_tui.core.values import EXACT, Price, Quantity
+from quantai_tui.core.values import EXACT, ZERO_QUANTITIES, Price, Quantity
 
 S = OrderStatus
 _ZERO = Decimal(0)
@@ -124,6 +124,14 @@ TRANSITIONS: dict[OrderStatus, dict[str, Target]] = {
 }
 
 _PENDING = (S.PENDING_CANCEL, S.PENDING_UPDATE)
+# The same table keyed by event class (a dict lookup on type(event) instead of building its
+# name per event); classes it does not know (a subclass) fall back to the by-name table.
+_BY_CLASS: dict[OrderStatus, dict[type, Target]] = {
+    st: {c: row[c.__name__] for c in (OrderAccepted, OrderCanceled, OrderCancelRejected, OrderCancelRequested,
+                                      OrderExpired, OrderFilled, OrderRejected, OrderStatusUnknown, OrderSubmitted,
+                                      OrderUpdated, OrderUpdateRejected, OrderUpdateRequested) if c.__name__ in row}
+    for st, row in TRANSITIONS.items()
+}
 
 
 def transition(status: OrderStatus, event_type: str) -> Target:
@@ -141,7 +149,7 @@ class Order:
         "client_order_id", "venue", "symbol", "strategy_id", "side", "order_type", "quantity", "price",
         "trigger_price", "time_in_force", "post_only", "reduce_only", "status", "previous_status",
         "venue_order_id", "filled_qty", "notional", "fees", "trade_ids", "ts_submitted", "ts_last",
-        "event_count", "last_reason",
+        "event_count", "last_reason", "topic",
     )
 
     def __init__(self, submitted: OrderSubmitted) -> None:
@@ -157,18 +165,25 @@ class Order:
         self.time_in_force: TimeInForce = submitted.time_in_force
         self.post_only = submitted.post_only
         self.reduce_only = submitted.reduce_only
-        self.status = S.INITIALIZED
         self.previous_status = S.INITIALIZED
         self.venue_order_id = ""
-        self.filled_qty = Quantity.from_raw(0, submitted.quantity.precision)
-        self.notional = Decimal(0)  # sum of last_qty * last_px: avg_px = notional / filled
+        p = submitted.quantity._prec  # noqa: SLF001
+        self.filled_qty = ZERO_QUANTITIES[p] if 0 <= p <= 18 else Quantity.from_raw(0, p)
+        self.notional = _ZERO  # sum of last_qty * last_px: avg_px = notional / filled
         self.fees: dict[str, Decimal] = {}
         self.trade_ids: set[str] = set()
         self.ts_submitted = submitted.ts_event
         self.ts_last = submitted.ts_event
-        self.event_count = 0
         self.last_reason = ""
-        self.apply(submitted)
+        self.topic = ""  # where its events are published (set by the OMS)
+        if type(submitted) is OrderSubmitted:
+            # what apply(submitted) does from INITIALIZED, without the table walk
+            self.status = S.SUBMITTED
+            self.event_count = 1
+        else:
+            self.status = S.INITIALIZED
+            self.event_count = 0
+            self.apply(submitted)
 
     # --- reading ------------------------------------------------------------------------------
     @property
@@ -215,25 +230,37 @@ class Order:
         IllegalTransition (and leaves the order untouched) when it does not fit."""
         if event.client_order_id != self.client_order_id:
             raise IllegalTransition(f"event for {event.client_order_id} applied to order {self.client_order_id}")
-        name = type(event).__name__
         status = self.status
-        target = TRANSITIONS[status].get(name)
-        if target is None:
-            raise IllegalTransition(
-                f"order {self.client_order_id}: {name} is not allowed in status {status.value}"
-            )
+        cls = type(event)
+        target = _BY_CLASS[status].get(cls)
         if target is FILL:
             return self._fill(event, status)  # type: ignore[arg-type]
-        if target is S.REJECTED and self.filled_qty:
+        name = cls.__name__
+        if target is None:
+            target = TRANSITIONS[status].get(name)
+            if target is None:
+                raise IllegalTransition(
+                    f"order {self.client_order_id}: {name} is not allowed in status {status.value}"
+                )
+            if target is FILL:
+                return self._fill(event, status)  # type: ignore[arg-type]
+        if target is S.REJECTED and self.filled_qty._raw:
             raise IllegalTransition(f"order {self.client_order_id}: rejected after fills")
-        changed = self._record(event, name)
+        if cls is OrderAccepted:  # _record's first case, inline (every order is accepted once)
+            vid = event.venue_order_id  # type: ignore[attr-defined]
+            changed = False
+            if vid and vid != self.venue_order_id:
+                self.venue_order_id = vid
+                changed = True
+        else:
+            changed = self._record(event, name)
         if target is STAY:
             new = status
         elif target is PREV:
             new = self.previous_status
         else:
             new = target  # type: ignore[assignment]
-        if new is S.ACCEPTED and self.filled_qty:
+        if new is S.ACCEPTED and self.filled_qty._raw:
             new = S.PARTIALLY_FILLED  # an order with fills that is open again
         if new is not status:
             if new in _PENDING and status not in _PENDING:
@@ -282,34 +309,41 @@ class Order:
         return False
 
     def _fill(self, fill: OrderFilled, status: OrderStatus) -> bool:
+        # once per fill: raw integers of the exact values (their slots read directly, not
+        # through properties), Decimals only for the running notional and fees
         if fill.trade_id in self.trade_ids:
             return False  # applied once
         if fill.side is not self.side:
             raise IllegalTransition(f"order {self.client_order_id}: a {fill.side.value} fill on a {self.side.value} order")
-        if not fill.last_qty:
-            raise IllegalTransition(f"order {self.client_order_id}: a fill of zero")
         last, prev, qty = fill.last_qty, self.filled_qty, self.quantity
-        if last.precision == prev.precision == qty.precision:  # the usual case, in integers
-            raw = prev.raw + last.raw
-            over = raw > qty.raw
-            filled = Quantity.from_raw(raw, prev.precision)
+        last_raw, lp = last._raw, last._prec
+        if not last_raw:
+            raise IllegalTransition(f"order {self.client_order_id}: a fill of zero")
+        if lp == prev._prec == qty._prec:  # the usual case, in integers
+            raw = prev._raw + last_raw
+            over = raw > qty._raw
+            filled = Quantity.from_raw(raw, lp)
+            complete = raw == qty._raw
         else:
             filled = prev + last  # type: ignore[assignment]
             over = filled > qty
+            complete = filled == qty
         if over:
             raise IllegalTransition(
                 f"order {self.client_order_id}: fill {fill.trade_id} of {fill.last_qty} would fill "
                 f"{filled} of {self.quantity}"
             )
         self.filled_qty = filled  # type: ignore[assignment]
-        q, p = fill.last_qty, fill.last_px
-        self.notional = EXACT.add(self.notional, EXACT.scaleb(Decimal(q.raw * p.raw), -(q.precision + p.precision)))
-        cur = fill.fee.currency
-        self.fees[cur] = EXACT.add(self.fees.get(cur, _ZERO), fill.fee.as_decimal())
+        p = fill.last_px
+        self.notional = EXACT.add(self.notional, EXACT.scaleb(Decimal(last_raw * p._raw), -(lp + p._prec)))
+        fee = fill.fee
+        amount = fee._amount
+        cur = fee._currency
+        fees = self.fees
+        fees[cur] = EXACT.add(fees.get(cur, _ZERO), EXACT.scaleb(Decimal(amount._raw), -amount._prec))
         self.trade_ids.add(fill.trade_id)
         if fill.venue_order_id and not self.venue_order_id:
             self.venue_order_id = fill.venue_order_id
-        complete = filled == self.quantity
         if complete:
             self.status = S.FILLED
         elif status in _PENDING:

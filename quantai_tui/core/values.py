@@ -16,6 +16,7 @@ from typing import Self
 from quantai_tui.core.errors import PrecisionError, ValidationError
 
 MAX_PRECISION = 18
+_new = object.__new__
 _POW10 = tuple(10**i for i in range(MAX_PRECISION + 1))
 # Wide enough that a product of two values at MAX_PRECISION never rounds.
 EXACT = decimal.Context(prec=60, rounding=decimal.ROUND_HALF_EVEN, traps=[decimal.InvalidOperation])
@@ -347,6 +348,16 @@ class Price(FixedPoint):
 
     __slots__ = ()
 
+    @classmethod
+    def from_raw(cls, raw: int, precision: int) -> Self:
+        # hot path (every fill): a Price holds any value, so no _check call
+        obj = _new(cls)
+        obj._raw = raw
+        obj._prec = precision
+        if cls is not Price:
+            obj._check()
+        return obj
+
 
 class Quantity(FixedPoint):
     """An order or trade size in base units (or contracts). Never negative."""
@@ -356,6 +367,16 @@ class Quantity(FixedPoint):
     def _check(self) -> None:
         if self._raw < 0:
             raise ValidationError(f"a quantity cannot be negative: {self}")
+
+    @classmethod
+    def from_raw(cls, raw: int, precision: int) -> Self:
+        # hot path (every fill): the negative check inline instead of a _check call
+        obj = _new(cls)
+        obj._raw = raw
+        obj._prec = precision
+        if raw < 0 or cls is not Quantity:
+            obj._check()
+        return obj
 
     def __neg__(self) -> Decimal:  # type: ignore[override]
         return -self.as_decimal()
@@ -375,6 +396,17 @@ class Money:
     @classmethod
     def from_float(cls, amount: float, currency: str, precision: int) -> Money:
         return cls.of(FixedPoint.from_float(amount, precision), currency)
+
+    @classmethod
+    def of_raw(cls, raw: int, precision: int, currency: str) -> Money:
+        """Money of raw * 10**-precision (the fill model's fees: no intermediate objects)."""
+        amount = _new(FixedPoint)
+        amount._raw = raw
+        amount._prec = precision
+        obj = _new(cls)
+        obj._amount = amount
+        obj._currency = currency
+        return obj
 
     @classmethod
     def of(cls, amount: FixedPoint, currency: str) -> Money:
@@ -463,3 +495,7 @@ class Money:
 
     def __reduce__(self) -> tuple[object, tuple[str]]:
         return (Money.parse, (str(self),))
+
+
+#: the zero Quantity of each precision (immutable, so shared: an order's filled quantity at birth)
+ZERO_QUANTITIES: tuple[Quantity, ...] = tuple(Quantity.from_raw(0, p) for p in range(MAX_PRECISION + 1))

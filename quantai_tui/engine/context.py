@@ -21,6 +21,8 @@ from quantai_tui.core.instruments import Instrument
 from quantai_tui.core.orders import Order
 from quantai_tui.core.positions import NettingPosition
 
+_ZERO = Decimal(0)
+
 if TYPE_CHECKING:
     from quantai_tui.engine.cache import Cache
     from quantai_tui.engine.oms import OrderManager
@@ -32,6 +34,7 @@ class KernelTradingContext:
                  strategy_id: str = "manual", default_venue: str = "") -> None:
         self._oms = oms
         self._portfolio = portfolio
+        self._positions = portfolio.ledger.positions
         self._cache = cache
         self._clock = clock
         self.strategy_id = strategy_id
@@ -51,6 +54,15 @@ class KernelTradingContext:
         while the submit is still running (an immediate fill) can be recognised as this order's."""
         return self._oms.next_client_order_id()
 
+    def submit_now(self, venue: str, symbol: str, side: OrderSide, order_type: OrderType, quantity: Any, price: Any,
+                   trigger_price: Any, time_in_force: TimeInForce, post_only: bool, reduce_only: bool,
+                   strategy_id: str) -> str | None:
+        """The order of `submit_order`, without a command object or an await, when the whole path
+        completes without suspending (a backtest); None, with nothing done, when it cannot: then
+        use `await submit_order(...)`. The same checks, events and ids."""
+        return self._oms.submit_now(venue or self.default_venue, symbol, side, order_type, quantity, price,
+                                    trigger_price, time_in_force, post_only, reduce_only, strategy_id, self.pre_submit)
+
     async def submit_order(self, command: SubmitOrder) -> str:
         coid = command.client_order_id or self._oms.next_client_order_id()
         if self.pre_submit is not None:
@@ -68,7 +80,9 @@ class KernelTradingContext:
         return await self._oms.modify(command)
 
     def position_qty(self, venue: str, symbol: str) -> Decimal:
-        return self._portfolio.position_qty(venue or self.default_venue, symbol)
+        # Portfolio.position_qty, inline (strategies ask on their hot path)
+        p = self._positions.get((venue or self.default_venue, symbol))
+        return p.qty if p is not None else _ZERO
 
     def balance(self, venue: str, asset: str) -> Decimal:
         return self._portfolio.balance(venue or self.default_venue, asset)

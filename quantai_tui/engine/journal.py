@@ -41,10 +41,13 @@ def topic_of(event: Event) -> str:
 
 
 class Journal:
-    __slots__ = ("store", "bus", "replaying", "emitted", "lost")
+    __slots__ = ("store", "bus", "replaying", "emitted", "lost", "commits_at_once")
 
     def __init__(self, store: EventStorePort, bus: MessageBus) -> None:
         self.store = store
+        # a store whose appends are committed the moment they are made (MemoryStore): then
+        # `emit_durable_now` is emit_durable without an await
+        self.commits_at_once: bool = getattr(store, "commits_at_once", False)
         self.bus = bus
         self.replaying = False
         self.emitted = 0
@@ -70,6 +73,17 @@ class Journal:
             return 0
         t = topic or topic_of(event)
         seq = await self.store.append(event, True, t)
+        self.emitted += 1
+        self.bus.publish(t, event)
+        return seq
+
+    def emit_durable_now(self, event: Event, topic: str | None = None) -> int:
+        """emit_durable for a store that `commits_at_once`: appended (committed), then published;
+        a StoreError propagates as it does from emit_durable."""
+        if self.replaying:
+            return 0
+        t = topic or topic_of(event)
+        seq = self.store.append_nowait(event, t)
         self.emitted += 1
         self.bus.publish(t, event)
         return seq

@@ -17,6 +17,7 @@ publish market events on `kernel.bus` themselves, and may run `start`/`execute` 
 
 from __future__ import annotations
 
+import functools
 import importlib
 import logging
 from collections.abc import Callable
@@ -215,11 +216,12 @@ class Kernel:
         p = self.settings.paper
         cfg = self.config
         fee = cfg.fee_bps
+        # bound partials rather than lambdas: one Python call less per lookup (the venue asks per order)
         client = PaperExecutionClient(
             venue, self.oms.on_report, self.clock,
-            instrument=lambda s, v=venue: self.cache.find_instrument(v, s),
-            book=lambda s, v=venue: self.cache.book(v, s),
-            position=lambda s, v=venue: self.portfolio.position_qty(v, s),
+            instrument=functools.partial(self.cache.find_instrument, venue),
+            book=functools.partial(self.cache.book, venue),
+            position=functools.partial(self.portfolio.position_qty, venue),
             latency_ms=p.latency_ms if cfg.latency_ms is None else cfg.latency_ms,
             maker_fee_bps=fee if fee is not None else (None if self.backtest or venue == "sim" else p.maker_fee_bps),
             taker_fee_bps=fee if fee is not None else (None if self.backtest or venue == "sim" else p.taker_fee_bps),

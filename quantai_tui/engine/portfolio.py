@@ -89,31 +89,39 @@ class Portfolio:
         self._baseline_stored_ns = 0
         self._warned: set[str] = set()
         self.sample_on_fill = True  # the equity curve gets a sample per fill (backtests keep their own)
+        self._topics: dict[tuple[str, str], tuple[str, str]] = {}  # (venue, symbol) -> position, account topics
 
     # --- fills ------------------------------------------------------------------------------------
     def apply_fill(self, fill: OrderFilled) -> list[Event]:
         """Book a fill; returns the position and balance events to emit after the fill."""
-        inst = self.cache.instrument_or_default(fill.venue, fill.symbol)
-        q = fill.last_qty
-        signed = EXACT.scaleb(Decimal(q.raw if fill.side is OrderSide.BUY else -q.raw), -q.precision)
-        fee = fill.fee.as_decimal()
+        venue, symbol = fill.venue, fill.symbol
+        inst = self.cache.instruments.get((venue, symbol)) or self.cache.instrument_or_default(venue, symbol)
+        # once per fill: the exact values' raw slots, read directly, to Decimals in one step each
+        q, px, fee_m = fill.last_qty, fill.last_px, fill.fee
+        amount = fee_m._amount  # noqa: SLF001
+        signed = EXACT.scaleb(Decimal(q._raw if fill.side is OrderSide.BUY else -q._raw), -q._prec)  # noqa: SLF001
+        fee = EXACT.scaleb(Decimal(amount._raw), -amount._prec)  # noqa: SLF001
+        ccy = fee_m._currency  # noqa: SLF001
+        ts = fill.ts_event
         pos, before, _, assets = self.ledger.apply_fill(
-            fill.venue, inst, signed, fill.last_px.as_decimal(), fee, fill.fee.currency, fill.ts_event)
+            venue, inst, signed, EXACT.scaleb(Decimal(px._raw), -px._prec), fee, ccy, ts)  # noqa: SLF001
         self.fills += 1
         if fee:
-            self.fees[fill.fee.currency] = self.fees.get(fill.fee.currency, ZERO) + fee
-        if self.journal.replaying:
-            return []
-        ts = fill.ts_event
-        if self.sample_on_fill:
-            mark = self.cache.mark(fill.venue, fill.symbol)
-            self.curve.add(ts, self.equity() if mark is not None else self._last_equity())
+            self.fees[ccy] = self.fees.get(ccy, ZERO) + fee
         j = self.journal
-        if not (j.wanted(f"positions.{fill.venue}.{fill.symbol}") or j.wanted(f"account.{fill.venue}")):
+        if j.replaying:
+            return []
+        if self.sample_on_fill:
+            mark = self.cache.mark(venue, symbol)
+            self.curve.add(ts, self.equity() if mark is not None else self._last_equity())
+        topics = self._topics.get((venue, symbol))
+        if topics is None:
+            topics = self._topics[(venue, symbol)] = (f"positions.{venue}.{symbol}", f"account.{venue}")
+        if not (j.wanted(topics[0]) or j.wanted(topics[1])):
             return []  # nobody keeps or reads them (a backtest's in-memory store): not made at all
         out = self._position_events(pos, before, inst, ts)
         for asset in assets:
-            out.append(self._balance_event(fill.venue, asset, ts))
+            out.append(self._balance_event(venue, asset, ts))
         return out
 
     def _last_equity(self) -> float:

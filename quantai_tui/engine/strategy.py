@@ -346,10 +346,16 @@ class Strategy:
 
     def position(self, symbol: str | None = None) -> Decimal:
         """Signed position in base units."""
-        return self._context.position_qty(self.venue, symbol or self.symbols[0])
+        ctx = self.ctx  # (self._context, inline: strategies ask this on their hot path)
+        if ctx is None:
+            ctx = self._context
+        return ctx.position_qty(self.venue, symbol or self.symbols[0])
 
     def is_flat(self, symbol: str | None = None) -> bool:
-        return not self._context.position_qty(self.venue, symbol or self.symbols[0])
+        ctx = self.ctx
+        if ctx is None:
+            ctx = self._context
+        return not ctx.position_qty(self.venue, symbol or self.symbols[0])
 
     async def submit(self, side: OrderSide, quantity: Any, symbol: str | None = None, *,
                      order_type: OrderType | None = None, price: Any = None, trigger_price: Any = None,
@@ -358,13 +364,23 @@ class Strategy:
         """Send an order; returns its client order id. `quantity` and prices may be Decimal,
         str, int or float: they are snapped to the instrument's lot and tick."""
         sym = symbol or self.symbols[0]
-        inst = self.instrument(sym)
+        inst = self._instruments.get(sym) or self.instrument(sym)
         qty = quantity if isinstance(quantity, Quantity) else _to_qty(inst, quantity)
         px = price if price is None or isinstance(price, Price) else inst.make_price(price)
         trig = trigger_price if trigger_price is None or isinstance(trigger_price, Price) else inst.make_price(trigger_price)
         if order_type is None:
             order_type = OrderType.MARKET if px is None else OrderType.LIMIT
-        ctx = self._context
+        ctx = self.ctx
+        if ctx is None:
+            ctx = self._context  # raises: not bound
+        # a context that can run the whole submit without suspending (the kernel's, in a backtest)
+        # takes the fields as they are: no command object, no chain of awaits
+        now = getattr(ctx, "submit_now", None)
+        if now is not None:
+            coid = now(self.venue, sym, side, order_type, qty, px, trig, time_in_force, post_only, reduce_only, self.id)
+            if coid is not None:
+                self._own_orders.add(coid)
+                return coid
         # an id up front (when the context hands them out) spares it copying the command
         next_id = getattr(ctx, "next_client_order_id", None)
         cmd = SubmitOrder(self.venue, sym, side, order_type, qty, px, trig, time_in_force, post_only,

@@ -16,6 +16,9 @@ CommitListener = Callable[[list[tuple[int, Event]]], Any]
 
 
 class MemoryStore:
+    #: an append is committed the moment it is made: the OMS writes its intents without awaiting
+    commits_at_once = True
+
     def __init__(self, *, keep: bool = True) -> None:
         self.keep = keep
         self.events: list[tuple[int, str, Event]] = []  # (seq, topic, event)

@@ -27,7 +27,7 @@ from quantai_tui.core.book import OrderBook
 from quantai_tui.core.clock import Clock
 from quantai_tui.core.enums import OrderSide, OrderStatus, OrderType
 from quantai_tui.core.errors import VenueRejected
-from quantai_tui.core.events import Bar, OrderBookDeltas, QuoteTick, TradeTick
+from quantai_tui.core.events import Bar, OrderAccepted, OrderBookDeltas, OrderFilled, QuoteTick, TradeTick
 from quantai_tui.core.execution import AccountReport, FillReport, OrderRequest, OrderStatusReport, PositionReport
 from quantai_tui.core.fill_model import CANCELED, EXPIRED, FILL, REJECTED, Execution, FillModel, Matcher, SimOrder
 from quantai_tui.core.instruments import Instrument
@@ -118,77 +118,107 @@ class PaperExecutionClient(BaseExecutionClient):
 
     # --- orders -----------------------------------------------------------------------------------------
     async def _submit(self, order: OrderRequest) -> None:
-        inst = self._instrument(order.symbol)
+        r = order
+        self._place((r.client_order_id, r.venue, r.symbol, r.side, r.order_type, r.quantity, r.price, r.trigger_price,
+                     r.time_in_force, r.post_only, r.reduce_only))
+
+    def submit_now(self, client_order_id: str, symbol: str, side: OrderSide, order_type: OrderType, quantity: Quantity,
+                   price: Price | None, trigger_price: Price | None, time_in_force: Any, post_only: bool,
+                   reduce_only: bool) -> None:
+        """`submit` without the request object or an await: this venue never waits for anything
+        (latency is a clock alert), so the OMS calls it directly. The same bookkeeping and
+        outcomes as BaseExecutionClient.submit (VenueRejected when refused)."""
+        self.stats["submits"] += 1
+        try:
+            self._place((client_order_id, self.venue, symbol, side, order_type, quantity, price, trigger_price,
+                         time_in_force, post_only, reduce_only))
+        except VenueRejected:
+            self.stats["rejected"] += 1
+            raise
+
+    def _place(self, f: tuple[Any, ...]) -> None:
+        """An order's fields (OrderRequest's, in order) arrive at the venue's gateway."""
+        coid, symbol = f[0], f[2]
+        inst = self._instrument(symbol)
         if inst is None:
-            raise VenueRejected(f"{self.venue} has no instrument {order.symbol}")
-        if order.client_order_id in self.orders or order.client_order_id in self._in_flight:
-            raise VenueRejected(f"duplicate client order id {order.client_order_id}")
-        if order.reduce_only and self._position is not None:
-            pos = self._position(order.symbol)
-            if not pos or (pos > 0) == (order.side is OrderSide.BUY) or order.quantity.as_decimal() > abs(pos):
+            raise VenueRejected(f"{self.venue} has no instrument {symbol}")
+        if coid in self.orders or coid in self._in_flight:
+            raise VenueRejected(f"duplicate client order id {coid}")
+        if f[10] and self._position is not None:  # reduce-only
+            pos = self._position(symbol)
+            if not pos or (pos > 0) == (f[3] is OrderSide.BUY) or f[5].as_decimal() > abs(pos):
                 raise VenueRejected(f"reduce-only order would not reduce position {pos}")
         if self.latency_ns:
-            self._in_flight.add(order.client_order_id)
-            self.clock.set_alert(f"paper:{self.venue}:submit:{order.client_order_id}",
-                                 self.clock.timestamp_ns() + self.latency_ns, lambda _ev: self._arrive(order, inst))
+            self._in_flight.add(coid)
+            self.clock.set_alert(f"paper:{self.venue}:submit:{coid}", self.clock.timestamp_ns() + self.latency_ns,
+                                 lambda _ev: self._arrive(f, inst))
         else:
-            self._arrive(order, inst)
+            self._arrive(f, inst)
 
-    def _arrive(self, req: OrderRequest, inst: Instrument) -> None:
-        self._in_flight.discard(req.client_order_id)
-        m = self.fills.matcher(inst)
+    def _arrive(self, f: tuple[Any, ...], inst: Instrument) -> None:
+        coid, symbol = f[0], f[2]
+        if self._in_flight:
+            self._in_flight.discard(coid)
+        m = self.fills.matchers.get(symbol) or self.fills.matcher(inst)
         self._vid += 1
         vid = f"P{self._vid}"
         now = self.clock.timestamp_ns()
-        so = SimOrder(req.client_order_id, req.side, req.order_type, m.qty_raw(req.quantity), req.price,
-                      req.trigger_price, req.time_in_force, req.post_only, req.reduce_only, vid, now)
-        rec = PaperOrder(req, vid, inst, now)
-        self.orders[req.client_order_id] = rec
-        self.open[req.client_order_id] = rec
-        out = m.submit(so, self._book(req.symbol), now)
+        q = f[5]
+        so = SimOrder(coid, f[3], f[4], q.raw if q.precision == m.size_prec else m.qty_raw(q), f[6], f[7], f[8], f[9],
+                      f[10], vid, now)
+        rec = PaperOrder(f, vid, inst, now)
+        self.orders[coid] = rec
+        self.open[coid] = rec
+        out = m.submit(so, self._book(symbol), now)
         if out and out[0].kind == REJECTED and out[0].order is so:
             rec.status = OrderStatus.REJECTED
-            self._close(req.client_order_id)
-            self.rejected(req.client_order_id, req.symbol, out[0].reason, now)
+            self._close(coid)
+            self.rejected(coid, symbol, out[0].reason, now)
             return
         rec.status = OrderStatus.ACCEPTED
-        self.accepted(req.client_order_id, req.symbol, vid, now)
+        # BaseExecutionClient.accepted, inlined (once per order)
+        t = self.clock.timestamp_ns()
+        self._report(OrderAccepted.make(coid, self.venue, symbol, vid, now or t, t))
         if out:
             self._emit(out)
 
     def _emit(self, execs: list[Execution]) -> None:
+        report = self._report
+        venue = self.venue
         for ex in execs:
             rec = self.orders.get(ex.order.coid)
             if rec is None:
                 continue
-            req = rec.request
             kind = ex.kind
             if kind == FILL:
                 self._trade += 1
-                tid = f"{rec.venue_order_id}-{self._trade}"
-                assert ex.qty is not None and ex.price is not None and ex.fee is not None
+                vid = rec.venue_order_id
+                tid = f"{vid}-{self._trade}"
+                qty, price, fee = ex.qty, ex.price, ex.fee
+                assert qty is not None and price is not None and fee is not None
                 if self.track_account:
-                    rec.add_fill(tid, ex.qty, ex.price, ex.fee, ex.ts)
+                    rec.add_fill(tid, qty, price, fee, ex.ts)
+                    q = qty.as_decimal()
+                    self.ledger.apply_fill(venue, rec.instrument, q if rec.side is OrderSide.BUY else -q,
+                                           price.as_decimal(), fee.as_decimal(), fee.currency, ex.ts)
                 elif not ex.order.leaves_raw:
                     rec.status = OrderStatus.FILLED
-                if self.track_account:
-                    q = ex.qty.as_decimal()
-                    self.ledger.apply_fill(self.venue, rec.instrument, q if req.side is OrderSide.BUY else -q,
-                                           ex.price.as_decimal(), ex.fee.as_decimal(), ex.fee.currency, ex.ts)
                 if rec.status is OrderStatus.FILLED:
                     self._close(rec.coid)
-                self.filled(rec.coid, req.symbol, rec.venue_order_id, tid, req.side, ex.qty, ex.price, ex.fee,
-                            ex.liquidity, ex.ts)
+                # BaseExecutionClient.filled, inlined (once per fill)
+                now = self.clock.timestamp_ns()
+                report(OrderFilled.make(rec.coid, venue, rec.symbol, vid, tid, rec.side, qty, price, fee,
+                                        ex.liquidity, ex.ts or now, now))
             elif kind in (CANCELED, EXPIRED, REJECTED):
                 rec.status = {CANCELED: OrderStatus.CANCELED, EXPIRED: OrderStatus.EXPIRED,
                               REJECTED: OrderStatus.REJECTED}[kind]
                 self._close(rec.coid)
                 if kind == CANCELED:
-                    self.canceled(rec.coid, req.symbol, rec.venue_order_id, ex.reason, ex.ts)
+                    self.canceled(rec.coid, rec.symbol, rec.venue_order_id, ex.reason, ex.ts)
                 elif kind == EXPIRED:
-                    self.expired(rec.coid, req.symbol, rec.venue_order_id, ex.ts)
+                    self.expired(rec.coid, rec.symbol, rec.venue_order_id, ex.ts)
                 else:
-                    self.rejected(rec.coid, req.symbol, ex.reason, ex.ts)
+                    self.rejected(rec.coid, rec.symbol, ex.reason, ex.ts)
 
     def _close(self, coid: str) -> None:
         if self.open.pop(coid, None) is not None:
@@ -209,15 +239,15 @@ class PaperExecutionClient(BaseExecutionClient):
     def _do_cancel(self, rec: PaperOrder, reason: str) -> None:
         if rec.coid not in self.open:
             return  # filled meanwhile
-        m = self.fills.matchers.get(rec.request.symbol)
+        m = self.fills.matchers.get(rec.symbol)
         if m is not None:
             m.cancel(rec.coid)
         rec.status = OrderStatus.CANCELED
         self._close(rec.coid)
-        self.canceled(rec.coid, rec.request.symbol, rec.venue_order_id, reason)
+        self.canceled(rec.coid, rec.symbol, rec.venue_order_id, reason)
 
     async def _cancel_all(self, symbol: str | None) -> bool:
-        recs = [r for r in self.open.values() if symbol is None or r.request.symbol == symbol]
+        recs = [r for r in self.open.values() if symbol is None or r.symbol == symbol]
         if self.latency_ns:
             self.clock.set_alert(f"paper:{self.venue}:cancel_all:{self._vid}:{symbol}",
                                  self.clock.timestamp_ns() + self.latency_ns,
@@ -249,12 +279,12 @@ class PaperExecutionClient(BaseExecutionClient):
         return rec.status_report() if rec is not None else None
 
     async def _open_orders(self, symbol: str | None) -> list[OrderStatusReport]:
-        return [r.status_report() for r in self.open.values() if symbol is None or r.request.symbol == symbol]
+        return [r.status_report() for r in self.open.values() if symbol is None or r.symbol == symbol]
 
     async def _fills_since(self, ts_ns: int, symbol: str | None) -> list[FillReport]:
         out = []
         for r in self.orders.values():
-            if symbol is None or r.request.symbol == symbol:
+            if symbol is None or r.symbol == symbol:
                 out.extend(f for f in r.fill_reports() if f.ts_event >= ts_ns)
         return sorted(out, key=lambda f: f.ts_event)
 
@@ -283,7 +313,7 @@ class PaperExecutionClient(BaseExecutionClient):
             so = SimOrder(req.client_order_id, req.side, req.order_type, m.qty_raw(req.quantity), req.price,
                           req.trigger_price, req.time_in_force, req.post_only, req.reduce_only, vid or "", now)
             so.leaves_raw = so.qty_raw - m.qty_raw(filled)
-            rec = PaperOrder(req, vid or f"R{req.client_order_id}", inst, now)
+            rec = PaperOrder.of(req, vid or f"R{req.client_order_id}", inst, now)
             rec.filled = filled
             self.orders[req.client_order_id] = rec
             if req.order_type is OrderType.MARKET or so.leaves_raw <= 0:

@@ -4,13 +4,15 @@ so lookups by client order id, open orders and fills-since answer like a real ve
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from quantai_tui.core.enums import OrderStatus
 from quantai_tui.core.execution import FillReport, OrderRequest, OrderStatusReport
 from quantai_tui.core.instruments import Instrument
 from quantai_tui.core.positions import product
-from quantai_tui.core.values import EXACT, Money, Price, Quantity
+from quantai_tui.core.values import EXACT, ZERO_QUANTITIES, Money, Price, Quantity
 
+_ZERO = Decimal(0)
 _UNITS = {"s": 1_000_000_000, "m": 60_000_000_000, "h": 3_600_000_000_000, "d": 86_400_000_000_000,
           "w": 7 * 86_400_000_000_000}
 
@@ -24,22 +26,41 @@ def timeframe_ns(tf: str) -> int:
 
 
 class PaperOrder:
-    __slots__ = ("request", "coid", "venue_order_id", "instrument", "status", "quantity", "price", "filled",
-                 "notional", "fills", "ts_created", "ts_last")
+    """One order at the paper venue. Built from the order's fields (the hot path has no request
+    object); `request` makes the OrderRequest when a report needs it."""
 
-    def __init__(self, request: OrderRequest, venue_order_id: str, instrument: Instrument, ts: int) -> None:
-        self.request = request
-        self.coid = request.client_order_id
+    __slots__ = ("fields", "coid", "symbol", "side", "venue_order_id", "instrument", "status", "quantity", "price",
+                 "filled", "notional", "fills", "ts_created", "ts_last")
+
+    def __init__(self, fields: tuple[Any, ...], venue_order_id: str, instrument: Instrument, ts: int) -> None:
+        # fields: OrderRequest's, in its order (client_order_id, venue, symbol, side, order_type,
+        # quantity, price, trigger_price, time_in_force, post_only, reduce_only)
+        self.fields = fields
+        self.coid = fields[0]
+        self.symbol = fields[2]
+        self.side = fields[3]
         self.venue_order_id = venue_order_id
         self.instrument = instrument
         self.status = OrderStatus.SUBMITTED
-        self.quantity = request.quantity
-        self.price = request.price
-        self.filled = Quantity.from_raw(0, request.quantity.precision)
-        self.notional = Decimal(0)
+        self.quantity: Quantity = fields[5]
+        self.price: Price | None = fields[6]
+        p = self.quantity.precision
+        self.filled = ZERO_QUANTITIES[p] if 0 <= p <= 18 else Quantity.from_raw(0, p)
+        self.notional = _ZERO
         self.fills: list[tuple[str, Quantity, Price, Money, int]] = []
         self.ts_created = ts
         self.ts_last = ts
+
+    @classmethod
+    def of(cls, request: OrderRequest, venue_order_id: str, instrument: Instrument, ts: int) -> PaperOrder:
+        r = request
+        return cls((r.client_order_id, r.venue, r.symbol, r.side, r.order_type, r.quantity, r.price, r.trigger_price,
+                    r.time_in_force, r.post_only, r.reduce_only), venue_order_id, instrument, ts)
+
+    @property
+    def request(self) -> OrderRequest:
+        """What the venue was asked (as sent: amends show in `quantity` and `price`)."""
+        return OrderRequest(*self.fields)
 
     def add_fill(self, trade_id: str, qty: Quantity, price: Price, fee: Money, ts: int) -> None:
         self.fills.append((trade_id, qty, price, fee, ts))
@@ -55,15 +76,14 @@ class PaperOrder:
             self.price = price
 
     def status_report(self) -> OrderStatusReport:
-        r = self.request
+        f = self.fields
         avg = None
         if self.filled:
             avg = Price.from_decimal(EXACT.divide(self.notional, self.filled.as_decimal()),
                                      self.instrument.price_precision + 4)
-        return OrderStatusReport(self.coid, self.venue_order_id, r.symbol, r.side, r.order_type, self.status,
+        return OrderStatusReport(self.coid, self.venue_order_id, self.symbol, self.side, f[4], self.status,
                                  self.quantity, self.filled, self.price, avg, self.ts_last)
 
     def fill_reports(self) -> list[FillReport]:
-        r = self.request
-        return [FillReport(self.coid, self.venue_order_id, tid, r.symbol, r.side, q, p, fee.as_decimal(),
+        return [FillReport(self.coid, self.venue_order_id, tid, self.symbol, self.side, q, p, fee.as_decimal(),
                            fee.currency, ts) for tid, q, p, fee, ts in self.fills]

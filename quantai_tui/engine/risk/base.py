@@ -16,6 +16,8 @@ from quantai_tui.core.enums import OrderSide, OrderType, TimeInForce, TradingSta
 from quantai_tui.core.instruments import Instrument
 from quantai_tui.core.values import EXACT, Price, Quantity
 
+_ZERO = Decimal(0)
+
 if TYPE_CHECKING:
     from quantai_tui.core.clock import Clock
     from quantai_tui.core.orders import Order
@@ -44,24 +46,44 @@ class OrderIntent:
     ref_price: Decimal | None = None  # what the order is valued at: its price, trigger, else the mark
     amends: Order | None = None  # the open order an amend replaces
     internal: bool = False  # a kill-switch flatten order: allowed while HALTED
+    # values several checks read, computed once per order (None: not yet)
     _notional: Decimal | None = None
     _reduces: bool | None = None
+    _qty: Decimal | None = None
+    _position: Decimal | None = None
+    _same_side: Decimal | None = None
 
     @property
     def sign(self) -> int:
         return 1 if self.side is OrderSide.BUY else -1
 
     @property
+    def qty(self) -> Decimal:
+        """The quantity as a Decimal (once per order)."""
+        q = self._qty
+        if q is None:
+            raw = self.quantity
+            q = self._qty = EXACT.scaleb(Decimal(raw._raw), -raw._prec)  # noqa: SLF001 - as_decimal, inline
+        return q
+
+    @property
     def notional(self) -> Decimal | None:
         """Value at the reference price (computed once: several checks read it)."""
         n = self._notional
         if n is None and self.ref_price is not None:
-            n = self._notional = self.instrument.notional(self.ref_price, self.quantity.as_decimal())
+            # Instrument.notional(ref_price, qty), inline: the same operators, so the same value
+            inst = self.instrument
+            q = self.qty
+            if inst.settle is not None and inst.settle == inst.base:  # inverse
+                n = q * inst.contract_size / self.ref_price
+            else:
+                n = self.ref_price * q * inst.contract_size
+            self._notional = n
         return n
 
     @property
     def signed_qty(self) -> Decimal:
-        q = self.quantity.as_decimal()
+        q = self.qty
         return q if self.side is OrderSide.BUY else -q
 
 
@@ -96,6 +118,14 @@ class RiskEnv:
     def position_qty(self, venue: str, symbol: str) -> Decimal:
         return self.portfolio.position_qty(venue, symbol)
 
+    def intent_position(self, intent: OrderIntent) -> Decimal:
+        """The signed position the intent trades against (once per order)."""
+        pos = intent._position
+        if pos is None:
+            p = self.portfolio.ledger.positions.get((intent.venue, intent.symbol))
+            pos = intent._position = p.qty if p is not None else _ZERO
+        return pos
+
     def mid(self, venue: str, symbol: str) -> float | None:
         return self.cache.mid(venue, symbol)
 
@@ -103,20 +133,31 @@ class RiskEnv:
         """True if the order only shrinks the position it trades against (once per order)."""
         r = intent._reduces
         if r is None:
-            pos = self.position_qty(intent.venue, intent.symbol)
+            pos = self.intent_position(intent)
             if not pos or (pos > 0) == (intent.side is OrderSide.BUY):
                 r = False
             else:
-                r = intent.quantity.as_decimal() <= abs(pos)
+                r = intent.qty <= abs(pos)
             intent._reduces = r
         return r
 
     def same_side_open(self, intent: OrderIntent) -> Decimal:
-        """Leaves of open orders on the intent's side and symbol (an amended order excluded)."""
-        total = Decimal(0)
-        for o in self.open_orders(intent.venue, intent.symbol):
-            if o.side is intent.side and o is not intent.amends:
-                total = EXACT.add(total, o.leaves_qty.as_decimal())
+        """Leaves of open orders on the intent's side and symbol (an amended order excluded),
+        summed once per order (several checks read it)."""
+        total = intent._same_side
+        if total is not None:
+            return total
+        total = _ZERO
+        venue, symbol, side, amends = intent.venue, intent.symbol, intent.side, intent.amends
+        for o in self.cache.open.values():  # the open orders, without building a filtered list
+            if o.side is side and o.symbol == symbol and o.venue == venue and o is not amends:
+                q, f = o.quantity, o.filled_qty
+                if q._prec == f._prec:  # noqa: SLF001 - leaves_qty.as_decimal(), in integers
+                    leaves = EXACT.scaleb(Decimal(q._raw - f._raw), -q._prec)  # noqa: SLF001
+                else:
+                    leaves = o.leaves_qty.as_decimal()
+                total = EXACT.add(total, leaves)
+        intent._same_side = total
         return total
 
     def trip(self, check: str, reason: str) -> None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections import deque
 from decimal import Decimal
 
-from quantai_tui.core.enums import OrderType, TradingState
+from quantai_tui.core.enums import InstrumentKind, OrderSide, OrderType, TradingState
 from quantai_tui.core.errors import ValidationError
 from quantai_tui.core.values import EXACT
 from quantai_tui.engine.risk.base import Check, OrderIntent, RiskEnv, fmt
@@ -48,34 +48,35 @@ class InstrumentCheck(Check):
     name = "instrument"
 
     def check(self, intent: OrderIntent, env: RiskEnv) -> str | None:
+        # every order: the usual case in integers, the values' raw slots read directly
         inst = intent.instrument
         t = intent.order_type
         q = intent.quantity
         try:
-            if not q:
+            if not q._raw:  # noqa: SLF001
                 return "quantity must be positive"
             lot = inst.lot_size
-            if q.precision == lot.precision and inst.max_quantity is None:  # the usual case, in integers
-                if q.raw % lot.raw:
+            if q._prec == lot._prec and inst.max_quantity is None:  # noqa: SLF001 - the usual case, in integers
+                if q._raw % lot._raw:  # noqa: SLF001
                     return f"{inst.symbol}: quantity {q} is not a multiple of lot {lot}"
-                if q.raw < inst.min_quantity.raw:
+                if q._raw < inst.min_quantity.raw:  # noqa: SLF001
                     return f"{inst.symbol}: quantity {q} is below the minimum {inst.min_quantity}"
             else:
                 inst.check_qty(q)
-            if t in (OrderType.LIMIT, OrderType.STOP_LIMIT):
-                if intent.price is None:
+            px = intent.price
+            if px is None:
+                if t is OrderType.LIMIT or t is OrderType.STOP_LIMIT:
                     return f"a {t.value} order needs a price"
-            if intent.price is not None:
-                px = intent.price
-                if px.raw <= 0:
+            else:
+                if px._raw <= 0:  # noqa: SLF001
                     return f"price {px} must be positive"
                 tick = inst.tick_size
-                if px.precision == tick.precision:
-                    if px.raw % tick.raw:
+                if px._prec == tick._prec:  # noqa: SLF001
+                    if px._raw % tick._raw:  # noqa: SLF001
                         return f"{inst.symbol}: price {px} is not a multiple of tick {tick}"
                 else:
                     inst.check_price(px)
-            if t in (OrderType.STOP_MARKET, OrderType.STOP_LIMIT):
+            if t is OrderType.STOP_MARKET or t is OrderType.STOP_LIMIT:
                 if intent.trigger_price is None or intent.trigger_price.raw <= 0:
                     return f"a {t.value} order needs a positive trigger price"
                 inst.check_price(intent.trigger_price)
@@ -199,8 +200,13 @@ class MaxPositionCheck(Check):
         lim_q = qty_limits.get(intent.symbol, qty_limits.get("*")) if qty_limits else None
         if (not lim_n and not lim_q) or intent.internal or intent.reduce_only or env.reduces(intent):
             return None
-        pos = env.position_qty(intent.venue, intent.symbol)
-        worst = EXACT.add(EXACT.add(pos, intent.sign * env.same_side_open(intent)), intent.signed_qty)
+        pos = env.intent_position(intent)
+        same = env.same_side_open(intent)
+        q = intent.qty
+        if intent.side is OrderSide.BUY:
+            worst = EXACT.add(EXACT.add(pos, same), q)
+        else:
+            worst = EXACT.add(EXACT.add(pos, -same), -q)
         if abs(worst) <= abs(pos):
             return None
         if lim_q and abs(worst) > lim_q:
@@ -220,6 +226,9 @@ class BalanceCheck(Check):
 
     name = "balance"
 
+    def __init__(self) -> None:
+        self._fee: tuple[object, Decimal] | None = None  # (instrument, 1 + its larger fee rate)
+
     def check(self, intent: OrderIntent, env: RiskEnv) -> str | None:
         if not env.settings.check_balance or intent.internal:
             return None
@@ -228,17 +237,19 @@ class BalanceCheck(Check):
         if intent.ref_price is None:
             return "no price to value the order against"
         fee_rate = max(inst.taker_fee, inst.maker_fee)
-        if not inst.is_derivative:
+        if inst.kind is InstrumentKind.SPOT:
             open_same = env.same_side_open(intent)
-            if intent.sign > 0:
-                n = intent.notional if not open_same else inst.notional(intent.ref_price,
-                                                                        intent.quantity.as_decimal() + open_same)
-                need = EXACT.multiply(n, 1 + fee_rate)  # type: ignore[arg-type]
+            if intent.side is OrderSide.BUY:
+                n = intent.notional if not open_same else inst.notional(intent.ref_price, intent.qty + open_same)
+                cached = self._fee
+                if cached is None or cached[0] is not inst:  # 1 + fee rate, made once per instrument
+                    cached = self._fee = (inst, 1 + fee_rate)
+                need = EXACT.multiply(n, cached[1])  # type: ignore[arg-type]
                 have = pf.free(intent.venue, inst.quote)
                 if need > have:
                     return f"needs {fmt(need, 2)} {inst.quote} (with open buys and fees) > free {fmt(have, 2)}"
             else:
-                need = EXACT.add(intent.quantity.as_decimal(), open_same)
+                need = EXACT.add(intent.qty, open_same)
                 have = pf.free(intent.venue, inst.base)
                 if need > have:
                     return f"sells {fmt(need)} {inst.base} (with open sells) > free {fmt(have)}"
