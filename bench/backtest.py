@@ -9,7 +9,8 @@ Measured in one run, so the ratios hold even when the machine's speed drifts:
    checks -> OMS events -> fill -> exact ledger;
 3. the cost per order: the same replay with a strategy that trades every k ticks, for three k
    (orders x10, x100): (time - time without orders) / orders must stay flat;
-4. the columnar sweep path per parameter set (same data, same fills as 2).
+4. the columnar sweep path per parameter set (same data, same fills as 2): fills, ledger and
+   metrics computed in columns, and, for comparison, every order through the kernel.
 --write replaces the "## Backtest" section of BENCHMARKS.md with the figures.
 """
 
@@ -207,20 +208,30 @@ def main() -> None:
         load_columns(src)
         load_s = time.perf_counter() - load_t0
 
-        def col() -> object:
-            return run_columnar(resolve_strategy("ma_crossover", params), src, inst,
-                                initial_capital=Decimal(1_000_000), fee_bps=Decimal(10))
+        def col(p: dict[str, str] = params, direct: bool = True) -> object:
+            return run_columnar(resolve_strategy("ma_crossover", p), src, inst, initial_capital=Decimal(1_000_000),
+                                fee_bps=Decimal(10), direct=direct)
 
-        col_s, cres = timed(col, a.repeat)
-        same = [(f.ts, f.side, f.qty, f.price, f.fee) for f in cres.fills] == [  # type: ignore[attr-defined]
-            (f.ts, f.side, f.qty, f.price, f.fee) for f in res.fills]
-        from quantai_tui.backtest.columnar import sma_cross_events
+        def col_records() -> object:
+            r = col()
+            list(r.fills)  # type: ignore[attr-defined]  # every FillRecord made (Decimals, order ids)
+            return r
+
+        col_s, cres = timed(col, max(a.repeat, 3))
+        rec_s, _ = timed(col_records, max(a.repeat, 3))
+        kern_s, kres = timed(lambda: col(direct=False), 1)
+
+        def key(r: object) -> list[tuple[object, ...]]:
+            return [(f.ts, f.side, f.qty, f.price, f.fee, f.client_order_id) for f in r.fills]  # type: ignore[attr-defined]
+
+        same = key(cres) == key(res) and cres.final_equity == res.final_equity and cres.metrics == res.metrics  # type: ignore[attr-defined]
+        same_k = key(kres) == key(res)
+        from quantai_tui.backtest.columnar import sma_cross_signals
 
         cols = load_columns(src)
-        sig_s, _ = timed(lambda: sma_cross_events(cols.price, 20, 100), a.repeat)
+        sig_s, _ = timed(lambda: sma_cross_signals(cols.price, 20, 100), max(a.repeat, 3))
         few = {"fast": 200, "slow": 1000, "qty": "0.01"}
-        few_s, fres = timed(lambda: run_columnar(resolve_strategy("ma_crossover", few), src, inst,
-                                                 initial_capital=Decimal(1_000_000), fee_bps=Decimal(10)), a.repeat)
+        few_s, fres = timed(lambda: col(few), max(a.repeat, 3))
         say("")
         say("columnar sweep path (columns loaded once per worker: "
             f"{load_s:.3f} s), per parameter set:")
@@ -228,9 +239,13 @@ def main() -> None:
         say("| what | time | ticks/s | orders |")
         say("| --- | --- | --- | --- |")
         say(f"| signals only (SMA 20/100 crossings over the price column) | {sig_s:.4f} s | {n / sig_s:,.0f} | |")
-        say(f"| 20/100 end to end, orders through the kernel (fills identical to the event path: {same}) "
-            f"| {col_s:.3f} s | {n / col_s:,.0f} | {cres.orders:,} |")  # type: ignore[attr-defined]
-        say(f"| 200/1000 end to end | {few_s:.3f} s | {n / few_s:,.0f} | {fres.orders:,} |")  # type: ignore[attr-defined]
+        say(f"| 20/100 end to end, fills, ledger and metrics in columns (fills, equity and metrics identical "
+            f"to the event path: {same}) | {col_s:.4f} s | {n / col_s:,.0f} | {cres.orders:,} |")  # type: ignore[attr-defined]
+        say(f"| the same, every FillRecord built too (Decimals, client order ids) | {rec_s:.4f} s | {n / rec_s:,.0f} "
+            f"| {cres.orders:,} |")  # type: ignore[attr-defined]
+        say(f"| 200/1000 end to end | {few_s:.4f} s | {n / few_s:,.0f} | {fres.orders:,} |")  # type: ignore[attr-defined]
+        say(f"| 20/100, every order through the kernel (the fallback when a check could deny; fills identical: "
+            f"{same_k}) | {kern_s:.3f} s | {n / kern_s:,.0f} | {kres.orders:,} |")  # type: ignore[attr-defined]
     if a.write:
         _write(lines)
 

@@ -1,8 +1,11 @@
 """The columnar fast path for vectorisable strategies (parameter sweeps).
 
-Signals are computed over whole numpy columns; Python runs only where an order happens, and
-there it goes through the same account and venue code as the event-driven replay (same order
-ids, same fill prices and fees, same ledger), so the fills are identical by construction as
+Signals are computed over whole numpy columns, and from them the orders, fills, ledger and
+metrics (columnar_fills.py: the paper venue's fill prices and fees, the exact ledger, the float
+equity the metrics sample, each with the event path's own operations), so no Python runs per
+tick or per order. When a pre-trade check could deny one of the orders, the run falls back to
+sending every order through the same kernel as the event-driven replay (same order ids, fill
+prices, fees and ledger), with the market events around it. Both give the event path's fills as
 long as the vectorised signal equals the strategy's streaming one. For the SMA crossover that
 holds bit for bit: the streaming SMA is a difference of prefix sums, exactly numpy's cumsum.
 
@@ -15,12 +18,13 @@ suite compares both paths on sampled grid points). Whole columns are loaded once
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 import numpy as np
 
+from quantai_tui.backtest.columnar_fills import run_direct
 from quantai_tui.backtest.engine import BacktestEngine, BacktestResult
 from quantai_tui.backtest.sources import DataSource, np_view
 from quantai_tui.core.enums import AggressorSide
@@ -39,9 +43,21 @@ class Columns:
     price: np.ndarray
     fill: np.ndarray
     extra: dict[str, np.ndarray]
+    sorted: bool = True  # times never go back
+    finite: bool = True  # no nan or inf among prices
+    _starts: dict[int, np.ndarray] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.ts)
+
+    def period_starts(self, period_ns: int) -> np.ndarray:
+        """Indices of the events that open a new metrics period (the replay samples the equity
+        just before each), computed once per period length (they depend on the data alone)."""
+        out = self._starts.get(period_ns)
+        if out is None:
+            buckets = self.ts // period_ns
+            out = self._starts[period_ns] = np.flatnonzero(buckets[1:] > buckets[:-1]) + 1
+        return out
 
 
 _CACHE: dict[tuple[str, str, str], Columns] = {}
@@ -76,6 +92,9 @@ def load_columns(src: DataSource) -> Columns:
         out = Columns(src, cols["ts"], cols["price"], cols["price"], cols)
     else:
         raise ValueError(f"no columnar path for {src.kind}")
+    if len(out):
+        out.sorted = bool(np.all(out.ts[1:] >= out.ts[:-1]))
+        out.finite = bool(np.isfinite(out.price).all() and np.isfinite(out.fill).all())
     _CACHE[key] = out
     return out
 
@@ -93,27 +112,70 @@ def sma(x: np.ndarray, n: int) -> np.ndarray:
 def sma_cross_events(price: np.ndarray, fast: int, slow: int, eps: float = 1e-12) -> tuple[np.ndarray, np.ndarray]:
     """Indices where the sign of fast - slow goes from <= 0 to > 0 (up) and >= 0 to < 0 (down),
     the first known sign (index slow - 1) excluded, exactly as strategies/ma_crossover.py."""
-    f, s = sma(price, fast), sma(price, slow)
-    d = f - s
-    e = eps * s
-    sign = np.where(d > e, 1, np.where(d < -e, -1, 0)).astype(np.int8)
-    start = slow  # sign[slow - 1] is the first known; crosses need a previous sign
-    if len(price) <= start:
-        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
-    cur, prev = sign[start:], sign[start - 1:-1]
-    up = np.flatnonzero((cur > 0) & (prev <= 0)) + start
-    down = np.flatnonzero((cur < 0) & (prev >= 0)) + start
-    return up, down
+    idx, kind = sma_cross_signals(price, fast, slow, eps)
+    return idx[kind > 0], idx[kind < 0]
 
 
-def _sma_cross(params: Mapping[str, Any], cols: Columns) -> list[tuple[int, str]]:
-    up, down = sma_cross_events(cols.price, int(params["fast"]), int(params["slow"]))
-    ev = [(int(i), "up") for i in up] + [(int(i), "down") for i in down]
-    ev.sort()
-    return ev
+_CHUNK = 1 << 15  # rows per step of the signal pipeline: its temporaries stay in the CPU cache
 
 
-KERNELS: dict[str, Callable[[Mapping[str, Any], Columns], list[tuple[int, str]]]] = {"sma_cross": _sma_cross}
+def _window_sums(c: np.ndarray, w: int, a: int, b: int, out: np.ndarray) -> None:
+    """out[i - a] = c[i] - c[i - w] for a <= i < b, with 0.0 for c[i - w] before the start:
+    the terms of sma()."""
+    if a >= w:
+        np.subtract(c[a:b], c[a - w:b - w], out=out)
+        return
+    k0 = max(0, min(w - 1, b) - a)
+    out[:k0] = np.nan  # fewer than w values yet (only when w > slow: sma() gives nan there)
+    k = min(w, b) - a
+    out[k0:k] = c[a + k0:a + k]  # i == w - 1: c[i] - 0.0 == c[i]
+    if b > w:
+        np.subtract(c[w:b], c[:b - w], out=out[k:])
+
+
+def sma_cross_signals(price: np.ndarray, fast: int, slow: int, eps: float = 1e-12) -> tuple[np.ndarray, np.ndarray]:
+    """The crossings of the SMA crossover as one sorted array of event indices with their kinds
+    (+1 up, -1 down): the sign of fast - slow (0 within eps * slow) goes to +1 from 0 or -1, or
+    to -1 from 0 or +1. The SMAs are sma()'s, with the same float operations, computed from the
+    first index where the slow one is known, a cache-sized block of rows at a time."""
+    n = len(price)
+    if n <= slow:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int8)
+    c = np.cumsum(price)
+    lo = slow - 1  # the first index with a slow SMA
+    sign = np.empty(n - lo, dtype=np.int8)
+    size = min(_CHUNK, n - lo)
+    d_buf, s_buf = np.empty(size), np.empty(size)
+    up_buf, down_buf, tmp_buf = np.empty(size, dtype=bool), np.empty(size, dtype=bool), np.empty(size, dtype=bool)
+    for a in range(lo, n, size):
+        b = min(a + size, n)
+        k = b - a
+        d, s, up, down, tmp = d_buf[:k], s_buf[:k], up_buf[:k], down_buf[:k], tmp_buf[:k]
+        _window_sums(c, fast, a, b, d)
+        d /= fast  # the fast SMA
+        _window_sums(c, slow, a, b, s)
+        s /= slow  # the slow SMA
+        d -= s  # fast - slow
+        s *= eps  # e
+        np.greater(d, s, out=up)
+        np.negative(s, out=s)
+        np.less(d, s, out=down)
+        np.logical_not(up, out=tmp)
+        down &= tmp  # sma_cross_events' np.where gives +1 when both hold
+        np.subtract(up.view(np.int8), down.view(np.int8), out=sign[a - lo:b - lo])
+    cur = sign[1:]
+    ev = cur != sign[:-1]
+    ev &= cur != 0
+    idx = np.flatnonzero(ev)
+    return idx + slow, cur[idx]
+
+
+def _sma_cross(params: Mapping[str, Any], cols: Columns) -> tuple[np.ndarray, np.ndarray]:
+    return sma_cross_signals(cols.price, int(params["fast"]), int(params["slow"]))
+
+
+#: kernel name -> (parameters, columns) -> (sorted event indices, kinds: +1 up / -1 down)
+KERNELS: dict[str, Callable[[Mapping[str, Any], Columns], tuple[np.ndarray, np.ndarray]]] = {"sma_cross": _sma_cross}
 
 
 def supports(cls: type[Strategy], sources: list[DataSource]) -> bool:
@@ -124,9 +186,11 @@ def supports(cls: type[Strategy], sources: list[DataSource]) -> bool:
 # --- the run -----------------------------------------------------------------------------------------
 def run_columnar(strategy: Strategy, src: DataSource, instrument: Instrument, *, initial_capital: Decimal,
                  fee_bps: Decimal, slippage_bps: Decimal = Decimal(0), check_balance: bool = True,
-                 metrics_period_ns: int | None = None, settings: Any = None) -> BacktestResult:
-    """The strategy over whole columns; the engine (the same kernel as the event path) sees
-    only the market events around orders and period samples."""
+                 metrics_period_ns: int | None = None, settings: Any = None, direct: bool = True) -> BacktestResult:
+    """The strategy over whole columns. Fills, ledger and metrics are computed in columns when
+    nothing the columns do not model can happen (columnar_fills.py; `direct=False` never does);
+    otherwise the engine (the same kernel as the event path) sees the market events around
+    orders and period samples, and every order goes through it."""
     import time
 
     t0 = time.perf_counter()
@@ -150,12 +214,16 @@ def run_columnar(strategy: Strategy, src: DataSource, instrument: Instrument, *,
     eng.metrics.first_ts = int(ts[0])
     drive_sync(strategy.on_start())
     qty = strategy._qty  # type: ignore[attr-defined]  # what on_start prepared, as on the event path
-    period = eng.period_ns
-    buckets = ts // period
-    sample_at = np.flatnonzero(buckets[1:] > buckets[:-1]) + 1  # events that close a period
+    idx, kinds = kernel(strategy.params, cols)
+    if direct:
+        done = run_direct(eng, strategy, cols, src, idx, kinds, t0)
+        if done is not None:
+            return done
+    # the kernel path: every order (and the market events around it) through the engine
+    sample_at = cols.period_starts(eng.period_ns)  # events that open a new period
     si = 0
     m = eng.metrics
-    for i, kind in kernel(strategy.params, cols):
+    for i, kind in zip(idx.tolist(), kinds.tolist()):
         # samples up to the one taken before event i + 1 (an order placed at i fills during i + 1)
         while si < len(sample_at) and sample_at[si] <= i + 1:
             k = int(sample_at[si])
@@ -164,9 +232,9 @@ def run_columnar(strategy: Strategy, src: DataSource, instrument: Instrument, *,
             si += 1
         feed.to(i)  # the market as the strategy saw it at event i
         pos = strategy.position()
-        if kind == "up" and not pos:
+        if kind > 0 and not pos:
             drive_sync(strategy.buy(qty))
-        elif kind == "down" and pos > 0:
+        elif kind < 0 and pos > 0:
             drive_sync(strategy.sell(pos))
         else:
             continue
@@ -221,4 +289,5 @@ class _Feed:
         self.eng.bus.publish(self.topic, ev)
 
 
-__all__ = ["Columns", "KERNELS", "load_columns", "run_columnar", "sma", "sma_cross_events", "supports"]
+__all__ = ["Columns", "KERNELS", "load_columns", "run_columnar", "sma", "sma_cross_events", "sma_cross_signals",
+           "supports"]

@@ -26,27 +26,78 @@ def test_grid_values():
             grid_values(bad)
 
 
+def _same_run(co, ev):
+    assert _fills(co) == _fills(ev)
+    assert len(co.fills) == len(ev.fills) and co.orders == ev.orders
+    assert co.final_equity == ev.final_equity and str(co.final_equity) == str(ev.final_equity)
+    assert co.fees == ev.fees and str(co.fees) == str(ev.fees)
+    assert co.metrics == ev.metrics
+    assert co.equity_curve == ev.equity_curve and co.price_curve == ev.price_curve
+    assert co.extra["denied"] == ev.extra["denied"] and co.extra["denials"] == ev.extra["denials"]
+
+
 @pytest.mark.parametrize("data", [
     ("freqtrade/XRP_ETH-5m.parquet", None, "50"),  # bars
     ("nautilus/binance_btcusdt-trades.parquet", None, "0.01"),  # trades
     ("freqtrade/XRP_ETH-trades.parquet", None, "5"),
 ])
 def test_columnar_fills_equal_event_driven_on_sampled_grid_points(market, data):
+    """Fills computed in columns (no kernel round trip per order) equal the event-driven replay's:
+    sampled grid points, plus a fast pair that trades thousands of times."""
     rel, symbol, qty = data
     path = market / rel
     src = resolve_data(path, symbol=symbol)[0]
     inst = infer_instrument(src)
     rng = random.Random(11)
     points = [(f, s) for f in range(2, 40, 3) for s in range(10, 120, 10) if f < s]
-    for fast, slow in rng.sample(points, 3):
+    for fast, slow in rng.sample(points, 3) + [(2, 5)]:
         p = {"fast": fast, "slow": slow, "qty": qty}
         ev = run_backtest("ma_crossover", path, p, symbol=symbol, initial_capital=1000, fee_bps=7, check_balance=False)
         co = run_columnar(resolve_strategy("ma_crossover", p), src, inst, initial_capital=Decimal(1000),
                           fee_bps=Decimal(7), check_balance=False)
-        assert _fills(co) == _fills(ev) and len(ev.fills) > 0, (fast, slow)
-        assert co.final_equity == ev.final_equity
-        assert co.metrics == ev.metrics
-        assert co.equity_curve == ev.equity_curve
+        assert co.extra.get("fills_in_columns"), (fast, slow)  # the column path, not the kernel's
+        assert len(ev.fills) > 0, (fast, slow)
+        _same_run(co, ev)
+
+
+def test_columnar_fills_with_balance_checks_fees_and_slippage(market):
+    path = market / "nautilus" / "binance_btcusdt-trades.parquet"
+    src = resolve_data(path)[0]
+    inst = infer_instrument(src)
+    for fast, slow, fee, slip in ((3, 10, 10, 0), (2, 5, 0, 3), (7, 40, 25, 2)):
+        p = {"fast": fast, "slow": slow, "qty": "0.01"}
+        ev = run_backtest("ma_crossover", path, p, initial_capital="10000", fee_bps=fee, slippage_bps=slip)
+        co = run_columnar(resolve_strategy("ma_crossover", p), src, inst, initial_capital=Decimal(10000),
+                          fee_bps=Decimal(fee), slippage_bps=Decimal(slip))
+        assert co.extra.get("fills_in_columns") and len(ev.fills) > 10, (fast, slow)
+        _same_run(co, ev)
+
+
+def test_columnar_takes_the_kernel_path_when_a_check_could_deny(market):
+    """When an order could be denied (money running out, the order rate limit, a notional cap,
+    a drawdown limit), every order goes through the kernel: still the event path's outcome."""
+    from quantai_tui.settings.schema import Settings
+
+    trades = market / "nautilus" / "binance_btcusdt-trades.parquet"
+    xrp = market / "freqtrade" / "XRP_ETH-trades.parquet"
+    rate, notional, drawdown = Settings(), Settings(), Settings()
+    rate.risk.max_orders_per_second = 2
+    notional.risk.max_order_notional = Decimal("0.001")
+    drawdown.risk.max_drawdown_pct = Decimal("50")
+    cases = [
+        (trades, {"fast": 3, "slow": 10, "qty": "0.01"}, "400", None),  # 7 round trips, then not enough money
+        (xrp, {"fast": 2, "slow": 3, "qty": "5"}, "1000", rate),
+        (xrp, {"fast": 2, "slow": 3, "qty": "5"}, "1000", notional),
+        (xrp, {"fast": 2, "slow": 3, "qty": "5"}, "1000", drawdown),
+    ]
+    for path, p, cap, settings in cases:
+        src = resolve_data(path)[0]
+        ev = run_backtest("ma_crossover", path, p, initial_capital=cap, fee_bps=10, settings=settings)
+        co = run_columnar(resolve_strategy("ma_crossover", p), src, infer_instrument(src),
+                          initial_capital=Decimal(cap), fee_bps=Decimal(10), settings=settings)
+        assert not co.extra.get("fills_in_columns"), (path.name, p)
+        _same_run(co, ev)
+    assert ev.orders > 0
 
 
 def test_sma_cross_events_match_the_streaming_strategy_rule():
