@@ -122,6 +122,7 @@ class Headless:
         self._kill_pending = False
         self._signals = 0
         self._timer: asyncio.TimerHandle | None = None
+        self._advisor: Any = None  # the LLMAdvisor headless attached (closed at shutdown)
 
     # --- stopping and signals ------------------------------------------------------------------
     def request_stop(self, reason: str, code: int = EXIT_OK) -> None:
@@ -224,6 +225,7 @@ class Headless:
                 log.info("printed %d stored event(s) from seq %d", n, opts.from_seq)
             self._report_restart(kernel, previous)
             if self.strategy is not None:
+                await self._attach_advisor(self.strategy)
                 await kernel.add_strategy(self.strategy, venue=opts.exchange, symbols=list(opts.symbols))
             else:
                 log.warning("no --strategy: the engine runs without one (market data, risk, kill switch)")
@@ -267,6 +269,21 @@ class Headless:
         except (asyncio.CancelledError, Exception):
             pass
         return False
+
+    async def _attach_advisor(self, strategy: Strategy) -> None:
+        """A strategy that asks for advice (ai_guided) gets the configured model, as in the TUI;
+        with no model it runs on its offline rule. The AI layer is imported only for such a one."""
+        if not (getattr(strategy, "uses_advisor", False) or type(strategy).strategy_name() == "ai_guided"):
+            return
+        from quantai_tui.ai.advisor import attach_advisor
+
+        if not attach_advisor(strategy, self.settings):
+            return
+        self._advisor = strategy.advisor
+        # openai takes 1-2 s to import: here, in a thread, not on the engine loop at the first advice
+        await asyncio.to_thread(_import_quietly, "openai")
+        log.info("%s asks the model %s for advice (any failure: its offline rule)", strategy.id,
+                 self.settings.llm.model)
 
     def _report_restart(self, kernel: Kernel, previous: tuple[int, str] | None) -> None:
         positions = [f"{p.symbol} {p.qty:+}" for p in kernel.portfolio.positions()]
@@ -323,6 +340,11 @@ class Headless:
                 store: Any = kernel.store
                 if getattr(store, "is_open", False):
                     await store.close()
+        if self._advisor is not None:
+            try:
+                await self._advisor.aclose()  # the model client's HTTP connections
+            except Exception:
+                log.debug("closing the advisor failed", exc_info=True)
         if self.printer is not None:
             await asyncio.to_thread(self.printer.close)
         if self.metrics is not None:
@@ -356,6 +378,15 @@ async def _close_partial(kernel: Kernel) -> None:
             await step()
         except Exception:
             log.debug("cleanup step failed", exc_info=True)
+
+
+def _import_quietly(name: str) -> None:
+    import importlib
+
+    try:
+        importlib.import_module(name)
+    except ImportError:
+        pass  # the first request says so, as a one-line error
 
 
 def _one_line(exc: BaseException) -> str:
