@@ -141,6 +141,9 @@ class AIService:
         return await self._session.ask(text, on_event=on_event)
 
     async def aclose(self) -> None:
+        """Close the model client(s) this service opened (the app calls it when it exits)."""
+        while self._stale:
+            await self._stale.pop().client.aclose()
         if self._session is not None:
             await self._session.client.aclose()
             self._session = None

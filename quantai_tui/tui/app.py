@@ -193,6 +193,16 @@ class QuantAIApp(App[int]):
         except Exception:
             log.exception("engine stop failed")
 
+    async def on_unmount(self) -> None:
+        """The app is closing, however it was asked to (q, a refused live start, ctrl+c): the AI
+        service's model client closes its HTTP connections on this loop, where the chat opened them
+        (the engine has its own loop and thread; the assistant lives on the UI's)."""
+        if self.options.ai is not None:
+            try:
+                await self.options.ai.aclose()
+            except Exception:
+                log.warning("closing the AI service failed", exc_info=True)
+
     # --- themes -----------------------------------------------------------------------------
     def set_theme(self, name: str) -> None:
         if name not in self.available_themes:
