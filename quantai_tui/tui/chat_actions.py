@@ -1,6 +1,7 @@
-"""What the chat pane's lines do: slash commands become engine commands through the bridge;
-other text goes to the assistant when one is configured, else the pane says how to set one up.
-In live mode an order typed in the chat is confirmed first."""
+"""What the chat pane's lines do: slash commands become engine commands through the bridge
+(/kb goes to the knowledge base, in a thread); other text goes to the assistant when one is
+configured, else the pane says how to set one up. In live mode an order typed in the chat is
+confirmed first."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from quantai_tui.tui.formatting import short_id
 from quantai_tui.tui.widgets.chat import ChatPane
 
 if TYPE_CHECKING:
+    from quantai_tui.ai.kb import DocumentInfo, SearchHit
     from quantai_tui.tui.app import QuantAIApp
 
 
@@ -61,6 +63,8 @@ async def _run_slash(app: QuantAIApp, chat: ChatPane, s: Slash) -> None:
             chat.say("kill switch engaged", "ok")
     elif s.name == "backtest":
         app.action_backtest(s.target, s.params)
+    elif s.name == "kb":
+        _kb(app, chat, s)
     elif s.name == "symbol":
         if s.symbol not in app.engine.symbols:
             chat.say(f"{s.symbol} is not watched here; choose from {', '.join(app.engine.symbols)}", "error")
@@ -73,6 +77,61 @@ async def _run_slash(app: QuantAIApp, chat: ChatPane, s: Slash) -> None:
             chat.say(f"theme {s.target}", "ok")
         else:
             chat.say(f"no theme {s.target!r}; try {', '.join(app.quantai_themes)}", "error")
+
+
+KB_HITS = 5  # passages /kb search prints
+KB_EXCERPT = 160  # characters of each passage shown
+
+
+def _kb(app: QuantAIApp, chat: ChatPane, s: Slash) -> None:
+    """/kb search|list|add: the knowledge base, no model needed. Every call blocks (disk, the
+    embedding), so it runs in a thread worker and writes its lines back on the UI thread."""
+    service = app.options.ai
+    if service is None:
+        chat.say("the knowledge base is not available here", "error")
+        return
+    if s.target == "add":
+        chat.say(f"adding {s.text} to the knowledge base…")
+
+    def job() -> None:
+        try:
+            if s.target == "search":
+                lines, who = kb_search_lines(s.text, service.kb_search(s.text, KB_HITS)), "system"
+            elif s.target == "list":
+                lines, who = kb_list_lines(service.kb_list()), "system"
+            else:
+                res = service.kb_add(s.text)
+                d = res.doc
+                lines, who = [f"{res.status}: {d.title} ({_chunks(d.chunks)}, {d.source})"], "ok"
+        except Exception as exc:  # a missing file, an unreadable PDF, a broken store: one chat line
+            app.call_from_thread(chat.say, f"/kb {s.target}: {' '.join(str(exc).split())}", "error")
+            return
+        app.call_from_thread(chat.say, "\n".join(lines), who)
+
+    app.run_worker(job, thread=True, group="kb-chat", name=f"kb-{s.target}", exit_on_error=False)
+
+
+def kb_search_lines(query: str, hits: list[SearchHit]) -> list[str]:
+    if not hits:
+        return [f"nothing in the knowledge base matches {query!r} (/kb list shows what is there)"]
+    lines = [f"{len(hits)} passage(s) for {query!r}:"]
+    for n, h in enumerate(hits, 1):
+        excerpt = " ".join(h.text.split())
+        lines.append(f"[{n}] {h.citation}  · {h.score:.3f}")
+        lines.append(f"  {excerpt[:KB_EXCERPT]}{'…' if len(excerpt) > KB_EXCERPT else ''}")
+    return lines
+
+
+def kb_list_lines(docs: list[DocumentInfo]) -> list[str]:
+    if not docs:
+        return ["the knowledge base is empty: /kb add PATH adds a file (md, txt, html, pdf, py)"]
+    lines = [f"{len(docs)} document(s) in the knowledge base:"]
+    lines += [f"  {d.title} ({d.kind}, {_chunks(d.chunks)}) {d.source}" for d in docs]
+    return lines
+
+
+def _chunks(n: int) -> str:
+    return f"{n} chunk" + ("" if n == 1 else "s")
 
 
 async def _order(app: QuantAIApp, chat: ChatPane, s: Slash) -> None:

@@ -5,6 +5,7 @@
     /cancel a9f0001 | /cancel all
     /kill [reason]  /kill release
     /backtest [strategy] [k=v ...]
+    /kb search QUERY | /kb list | /kb add PATH_OR_URL
     /symbol ETH/USDT   /theme quantai-light   /clear   /help
 
 Parsing is pure (no textual), so it is tested on its own.
@@ -24,6 +25,8 @@ HELP_TEXT = """Slash commands (no model needed):
   /cancel ID | all               cancel one order (its id as shown) or every open one
   /kill [reason]                 engage the kill switch now;  /kill release  asks first
   /backtest [STRATEGY] [k=v ...] open the backtest screen (runs at once with a strategy)
+  /kb search QUERY               knowledge-base passages, with their source
+  /kb list   /kb add PATH        list the documents; add a file or a URL
   /symbol SYMBOL   /theme NAME   /clear   /help"""
 
 NO_MODEL_TEXT = """No AI model is configured, so only slash commands work (type /help).
@@ -33,7 +36,8 @@ To chat with a model, set one in config.toml (`quantai config path` shows where)
   base_url = "http://localhost:11434/v1"   # empty for OpenAI itself
 and put the key in the environment: export OPENAI_API_KEY=...  (or OPENAI_BASE_URL / OPENAI_API_KEY alone)."""
 
-COMMANDS = ("buy", "sell", "cancel", "kill", "backtest", "symbol", "theme", "clear", "help")
+COMMANDS = ("buy", "sell", "cancel", "kill", "backtest", "kb", "symbol", "theme", "clear", "help")
+KB_USAGE = "usage: /kb search QUERY | /kb list | /kb add PATH_OR_URL"
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,9 +46,9 @@ class Slash:
     quantity: Decimal | None = None
     price: Decimal | None = None
     symbol: str | None = None
-    target: str = ""  # order id, "all", strategy name, theme, "release"
+    target: str = ""  # order id, "all", strategy name, theme, "release", kb action
     params: dict[str, str] = field(default_factory=dict)
-    text: str = ""  # free text (kill reason)
+    text: str = ""  # free text (kill reason, kb query or path)
 
 
 class SlashError(ValueError):
@@ -92,6 +96,25 @@ def _order(name: str, args: list[str]) -> Slash:
     return Slash(name, quantity=qty, price=price, symbol=symbol)
 
 
+def _kb(text: str) -> Slash:
+    """/kb search QUERY | list | add PATH: the query and the path are the rest of the line as
+    typed (a path may hold spaces)."""
+    parts = text.strip().split(None, 2)
+    action = parts[1].lower() if len(parts) > 1 else ""
+    rest = parts[2].strip() if len(parts) > 2 else ""
+    if action == "list" and not rest:
+        return Slash("kb", target="list")
+    if action == "search" and rest:
+        return Slash("kb", target="search", text=rest)
+    if action == "add" and rest:
+        if len(rest) > 1 and rest[0] == rest[-1] and rest[0] in "'\"":
+            rest = rest[1:-1]  # a quoted path
+        return Slash("kb", target="add", text=rest)
+    if action in ("search", "add"):
+        raise SlashError(f"usage: /kb {action} {'QUERY' if action == 'search' else 'PATH_OR_URL'}")
+    raise SlashError(KB_USAGE)
+
+
 def parse_slash(text: str) -> Slash:
     """Parse one line starting with '/'; raise SlashError with a one-line reason."""
     parts = text.strip().split()
@@ -125,6 +148,8 @@ def parse_slash(text: str) -> Slash:
             else:
                 raise SlashError(f"/backtest: unexpected {tok!r}")
         return Slash(name, target=target, params=params)
+    if name == "kb":
+        return _kb(text)
     if name == "symbol":
         if len(args) != 1:
             raise SlashError("usage: /symbol SYMBOL")
