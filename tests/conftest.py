@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SHARED_DATA = (REPO_ROOT.parent / "shared" / "data").resolve()
+# ../shared/data beside the repo; QUANTAI_SHARED_DATA points elsewhere (a clone in another folder)
+SHARED_DATA = Path(os.environ.get("QUANTAI_SHARED_DATA") or REPO_ROOT.parent / "shared" / "data").resolve()
 
 os.environ.pop("NO_COLOR", None)
 

@@ -13,8 +13,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from tests.conftest import SHARED_DATA
+
 Book = dict[str, dict[float, float]]
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "exchanges"
+DATA = SHARED_DATA / "exchanges"
 
 
 def _lines_json(path: Path) -> list[dict[str, Any]]:

@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-EXCHANGE_INFO = Path(__file__).resolve().parents[3] / "shared" / "data" / "exchanges" / "binance" / "nautilus_py" \
+from tests.conftest import SHARED_DATA
+
+EXCHANGE_INFO = SHARED_DATA / "exchanges" / "binance" / "nautilus_py" \
     / "http_responses" / "http_spot_market_exchange_info.json"
 MINUTE_MS = 60_000
 

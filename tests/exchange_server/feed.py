@@ -11,16 +11,17 @@ drops the next book frames of a symbol on the wire only: the truth still moves (
 from __future__ import annotations
 
 import asyncio
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from tests.conftest import SHARED_DATA
+
 from tests.exchange_server.core import ExchangeServer, WsSession
 
-DATA_DIR = Path(os.environ.get("QUANTAI_SHARED_DATA", Path(__file__).resolve().parents[3] / "shared" / "data"))
+DATA_DIR = SHARED_DATA
 EXCHANGES = DATA_DIR / "exchanges"
 
 

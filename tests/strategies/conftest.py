@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import SHARED_DATA
+
 
 @pytest.fixture(scope="session")
 def pandas_ta():
@@ -19,7 +21,6 @@ def pandas_ta():
 
 @pytest.fixture(scope="session")
 def market() -> Path:
-    d = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "market"
-    if not d.exists():
-        pytest.skip(f"shared market data not found at {d}")
+    d = SHARED_DATA / "market"
+    assert d.exists(), f"shared market data not found at {d} (../shared/data beside the repo)"
     return d
