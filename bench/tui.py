@@ -59,7 +59,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
     sample = SimMarket(settings.sim.seed, symbols, rate=1000.0).generate(20_000)
     span_s = (sample[-1][1].ts_event - sample[0][1].ts_event) / 1e9
     per_step = len(sample) / (span_s * 1000.0 * len(symbols))
-    settings.sim.rate = args.rate / per_step / len(symbols)
+    settings.sim.rate = args.sim_rate = args.rate / per_step / len(symbols)
     settings.risk.max_open_orders = 10_000
     settings.risk.max_orders_per_second = 0
     kernel = Kernel(settings, KernelConfig(mode=TradingMode.PAPER, venues=["sim"], symbols=symbols),
@@ -158,6 +158,57 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
     return out
 
 
+async def run_without_ui(args: argparse.Namespace) -> dict[str, object]:
+    """The same kernel, feed and kill, with no UI at all: the engine's own share of the latency."""
+    from quantai_tui.core.commands import EngageKillSwitch, ReleaseKillSwitch, SubmitOrder
+    from quantai_tui.core.enums import OrderSide, OrderType, TradingMode
+    from quantai_tui.core.events import KillSwitchEngaged, OrderCanceled
+    from quantai_tui.engine.kernel import Kernel, KernelConfig
+    from quantai_tui.paths import Paths
+    from quantai_tui.settings.schema import Settings
+
+    symbols = ["BTC/USDT", "ETH/USDT"]
+    settings = Settings()
+    settings.sim.rate = args.sim_rate
+    settings.risk.max_open_orders = 10_000
+    settings.risk.max_orders_per_second = 0
+    kernel = Kernel(settings, KernelConfig(mode=TradingMode.PAPER, venues=["sim"], symbols=symbols),
+                    paths=Paths("bench-no-ui"))
+    await kernel.start()
+    await asyncio.sleep(1.0)
+    engaged_at: list[float] = []
+    canceled_at: list[float] = []
+    kernel.bus.subscribe("risk", lambda _e: engaged_at.append(time.perf_counter()), types=KillSwitchEngaged)
+    kernel.bus.subscribe("orders.>", lambda _e: canceled_at.append(time.perf_counter()), types=OrderCanceled)
+    engage_ms, cancel_ms = [], []
+    for _ in range(args.kills):
+        mid = kernel.cache.mid("sim", "BTC/USDT") or 60_000.0
+        inst = kernel.cache.find_instrument("sim", "BTC/USDT")
+        assert inst is not None
+        for i in range(args.orders):
+            await kernel.execute(SubmitOrder("sim", "BTC/USDT", OrderSide.BUY, OrderType.LIMIT, inst.make_qty("0.001"),
+                                             inst.make_price(Decimal(repr(mid)) * Decimal("0.97") - i)))
+        await asyncio.sleep(args.settle)
+        n = kernel.oms.open_count
+        engaged_at.clear()
+        canceled_at.clear()
+        t = time.perf_counter()
+        await kernel.execute(EngageKillSwitch("bench", "bench"))
+        while len(canceled_at) < n:
+            await asyncio.sleep(0.002)
+        engage_ms.append((engaged_at[0] - t) * 1000)
+        cancel_ms.append((canceled_at[n - 1] - t) * 1000)
+        await kernel.execute(ReleaseKillSwitch("bench", "bench"))
+        await asyncio.sleep(0.3)
+    await kernel.stop()
+    out: dict[str, object] = {}
+    for name, vals in (("no_ui_kill_to_engaged_ms", engage_ms), ("no_ui_kill_to_all_canceled_ms", cancel_ms)):
+        s_ = sorted(vals)
+        out[name] = {"p50": round(percentile(s_, 50), 2), "p90": round(percentile(s_, 90), 2),
+                     "max": round(s_[-1], 2)}
+    return out
+
+
 def startup(runs: int) -> dict[str, object]:
     """`quantai` with a fresh HOME in tmux (160x48): seconds until the panes are drawn and until
     the order book shows live data. Skipped without tmux."""
@@ -205,12 +256,16 @@ def main() -> int:
     ap.add_argument("--settle", type=float, default=1.0, help="seconds between placing the orders and the kill")
     ap.add_argument("--switch-interval", type=float, default=0.0, help="sys.setswitchinterval (0: leave it)")
     ap.add_argument("--same-loop", action="store_true", help="run the engine on the UI loop (to compare)")
+    ap.add_argument("--compare-no-ui", action=argparse.BooleanOptionalAction, default=True,
+                    help="also time the same kill with no UI (the engine's own share)")
     ap.add_argument("--startup-runs", type=int, default=3, help="fresh-HOME starts of quantai in tmux (0: skip)")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="quantai-bench-tui-") as home:
         os.environ["QUANTAI_HOME"] = home
         out = asyncio.run(run(args))
+        if args.compare_no_ui:
+            out.update(asyncio.run(run_without_ui(args)))
     if args.startup_runs:
         out.update(startup(args.startup_runs))
     for k, v in out.items():
