@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
 import os
 import random
+import sys
 import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -164,7 +166,7 @@ class LLMClient:
     ) -> ChatResult:
         """One non-streaming chat completion (retried on transient failures)."""
         kwargs = self._request(messages, tools, tool_choice, params)
-        client = self._openai()
+        client = await self._ready()
         resp = await self._with_retries(lambda: client.chat.completions.create(**kwargs))
         try:
             choice = resp.choices[0]
@@ -201,7 +203,7 @@ class LLMClient:
         kwargs["stream"] = True
         if self.config.stream_usage:
             kwargs["stream_options"] = {"include_usage": True}
-        client = self._openai()
+        client = await self._ready()
         attempt = 0
         while True:  # retried until the first chunk arrives; Retrying events show the wait
             stream = None
@@ -271,6 +273,14 @@ class LLMClient:
             kwargs["temperature"] = self.config.temperature
         log.debug("chat request: model=%s messages=%d tools=%d", self.model, len(messages), len(tools or ()))
         return kwargs
+
+    async def _ready(self) -> AsyncOpenAI:
+        """The client, importing `openai` (1-2 s) in a thread the first time: the caller's loop (the
+        engine's for an advisor, the UI's for the chat) keeps running meanwhile."""
+        if self._client is None and "openai" not in sys.modules:
+            with contextlib.suppress(ImportError):  # _openai says it in one line
+                await asyncio.to_thread(importlib.import_module, "openai")
+        return self._openai()
 
     def _openai(self) -> AsyncOpenAI:
         if self._client is None:

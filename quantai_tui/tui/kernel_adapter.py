@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import heapq
+import logging
 from collections.abc import Callable, Coroutine, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from quantai_tui.core.orders import Order
     from quantai_tui.engine.kernel import Kernel
 
+log = logging.getLogger("quantai.tui")
 T = TypeVar("T")
 RECENT_CLOSED = 50
 _CENT = Decimal("0.01")
@@ -51,6 +53,7 @@ class KernelFacade:
         self.mode: TradingMode = kernel.mode
         self.account_name = account_name or ("paper" if kernel.mode is not TradingMode.LIVE else "")
         self.thread = EngineThread() if threaded else None
+        self._advisors: dict[str, Any] = {}  # strategy id -> LLMAdvisor, closed when it stops
 
     @property
     def symbols(self) -> Sequence[str]:
@@ -74,6 +77,8 @@ class KernelFacade:
 
     async def stop(self) -> None:
         await self.call(self.kernel.stop("the TUI was closed"))
+        for strategy_id in list(self._advisors):
+            await self.call(self._close_advisor(strategy_id))
         if self.thread is not None:
             await asyncio.to_thread(self.thread.stop)
 
@@ -155,14 +160,23 @@ class KernelFacade:
         return list(self.kernel.strategies)
 
     async def start_strategy(self, name: str, params: dict[str, str]) -> str:
+        """Load and build the strategy here (the caller's thread), run it on the engine's loop."""
+        from quantai_tui.ai.advisor import attach_advisor
         from quantai_tui.engine.strategy_loader import load_strategy
 
-        cls = load_strategy(name)
-        strategy = cls(params)
-        from quantai_tui.ai.advisor import attach_advisor
-
-        attach_advisor(strategy, self.kernel.settings)  # ai_guided asks the configured model, if any
-        return await self.kernel.add_strategy(strategy)
+        strategy = load_strategy(name)(params)
+        if attach_advisor(strategy, self.kernel.settings):  # ai_guided asks the configured model, if any
+            self._advisors[strategy.id] = strategy.advisor
+        return await self.call(self.kernel.add_strategy(strategy))
 
     async def stop_strategy(self, strategy_id: str) -> None:
-        await self.kernel.stop_strategy(strategy_id)
+        await self.call(self.kernel.stop_strategy(strategy_id))
+        await self.call(self._close_advisor(strategy_id))
+
+    async def _close_advisor(self, strategy_id: str) -> None:
+        advisor = self._advisors.pop(strategy_id, None)
+        if advisor is not None:
+            try:
+                await advisor.aclose()  # the model client's HTTP connections
+            except Exception:
+                log.debug("closing the advisor of %s failed", strategy_id, exc_info=True)
