@@ -16,13 +16,20 @@ listeners (the headless printer, the UI) are told (seq, event) pairs after each 
 NORMAL syncs at checkpoints (a process crash never loses a commit, a power cut may lose the
 last ones; default for paper and backtest). See docs/store.md.
 
-Where a commit runs: with NORMAL (or OFF) a commit is a write into the OS page cache, ~20-100 us
+Where a commit runs: with NORMAL (or OFF) a commit is a write into the OS page cache, ~50-150 us
 for a small group, cheaper than the two thread hops (and GIL hand-offs) it takes to run it on
 the SQLite thread: groups of up to `inline_max` events commit on the event loop's thread, on a
-writer connection of their own. Larger groups, and every commit under FULL/EXTRA (an fsync
-each), go to the SQLite thread, so the loop never waits for a disk. WAL checkpoints (an fsync
-of the WAL and of the database, ~10-20 ms) run on a checkpoint thread with its own connection
-instead of inside whichever commit crossed SQLite's auto-checkpoint threshold.
+writer connection of their own. Larger groups, every commit under FULL/EXTRA (an fsync each)
+and a group that finds the database locked go to the SQLite thread, so the loop never waits for
+a disk or a lock.
+
+Checkpoints: SQLite's own auto-checkpoint runs inside whichever commit crosses its threshold
+(an fsync of the WAL, pages copied, an fsync of the database: ~10-20 ms, every ~120 order
+groups). Instead, a checkpoint thread with its own connection copies the WAL into the database
+every `checkpoint_events` events (a passive checkpoint never blocks a commit), and every
+`restart_events` events one group is committed on the SQLite thread right after a checkpoint of
+the little that is left, so the WAL starts over from its beginning (it cannot while commits keep
+landing during the background checkpoint) and stays bounded.
 """
 
 from __future__ import annotations
@@ -87,6 +94,7 @@ class _Checkpointer:
         self.path = path
         self.synchronous = synchronous
         self.runs = 0
+        self.lock = threading.Lock()  # held while checkpointing: the writer's own checkpoint waits for it
         self._poke = threading.Event()
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name="store-checkpoint", daemon=True)
@@ -110,7 +118,8 @@ class _Checkpointer:
                 if self._stopping:
                     return
                 try:
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                    with self.lock:
+                        conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
                     self.runs += 1
                 except sqlite3.Error:
                     log.exception("event store checkpoint failed (the next one retries)")
@@ -125,7 +134,7 @@ class _Checkpointer:
 
 class EventStore:
     def __init__(self, path: str | Path, *, synchronous: str = "NORMAL", max_batch: int = 5000,
-                 inline_max: int = 32, checkpoint_events: int = 4000) -> None:
+                 inline_max: int = 32, checkpoint_events: int = 500, restart_events: int = 2000) -> None:
         sync = synchronous.upper()
         if sync not in SYNC_MODES:
             raise StoreError(f"store synchronous must be one of {', '.join(SYNC_MODES)}, got {synchronous!r}")
@@ -135,13 +144,16 @@ class EventStore:
         # groups up to this many events commit on the loop's thread when a commit does not sync
         # (NORMAL, OFF); 0: every commit on the SQLite thread
         self.inline_max = inline_max if sync in ("OFF", "NORMAL") else 0
-        # a WAL checkpoint on the checkpoint thread after this many committed events (0: SQLite's
-        # own auto-checkpoint, inside a commit)
+        # a WAL checkpoint on the checkpoint thread after this many committed events, and the WAL
+        # started over after `restart_events` (0: SQLite's own auto-checkpoint, inside a commit)
         self.checkpoint_events = checkpoint_events
+        self.restart_events = max(restart_events, checkpoint_events)
         self._db: aiosqlite.Connection | None = None
         self._wconn: sqlite3.Connection | None = None  # the writer's connection
         self._checkpointer: _Checkpointer | None = None
         self._since_checkpoint = 0
+        self._since_restart = 0
+        self._restart_due = False
         self._next_seq = 1
         self._committed_seq = 0
         self._queue: list[tuple[int, str, Event]] = []  # (seq, topic, event), in seq order
@@ -155,6 +167,7 @@ class EventStore:
         self.commits = 0
         self.committed_events = 0
         self.write_errors = 0
+        self.wal_restarts = 0  # commits that started the WAL over (after a checkpoint of all of it)
 
     # --- lifecycle ----------------------------------------------------------------------------
     async def open(self) -> None:
@@ -185,8 +198,8 @@ class EventStore:
             # (another writer) goes to the SQLite thread, which waits up to BUSY_TIMEOUT_MS
             wconn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS if not self.inline_max else 0}")
             if self.checkpoint_events:
-                # a safety net only: the checkpoint thread keeps the WAL far below this
-                wconn.execute("PRAGMA wal_autocheckpoint=20000")
+                # a safety net only (the WAL restarts every restart_events, ~1.4 pages per event)
+                wconn.execute(f"PRAGMA wal_autocheckpoint={max(1000, self.restart_events * 5)}")
         except sqlite3.DatabaseError as exc:
             await db.close()
             raise StoreCorruptError(f"{self.path}: {exc}; it was left untouched") from None
@@ -328,7 +341,10 @@ class EventStore:
             self._writing = gen
             for i in range(0, len(batch), self.max_batch):
                 chunk = batch[i : i + self.max_batch]
-                if len(chunk) > self.inline_max or not self._commit_inline(chunk):
+                if self._restart_due:
+                    self._restart_due = False
+                    await self._commit(chunk, restart=True)
+                elif len(chunk) > self.inline_max or not self._commit_inline(chunk):
                     await self._commit(chunk)
             self._writing = None
             if gen is not None and not gen.done():
@@ -370,13 +386,16 @@ class EventStore:
         self._committed(batch, failed)
         return True
 
-    async def _commit(self, batch: list[tuple[int, str, Event]]) -> None:
-        """Commit a group on the SQLite thread: BEGIN, INSERT, COMMIT in one hop."""
+    async def _commit(self, batch: list[tuple[int, str, Event]], restart: bool = False) -> None:
+        """Commit a group on the SQLite thread: BEGIN, INSERT, COMMIT in one hop; with `restart`,
+        after a checkpoint of what is left in the WAL, so that this commit starts it over."""
         assert self._db is not None and self._wconn is not None
         failed: list[tuple[int, Event, Exception]] = []
-        write = _write_group_waiting if self.inline_max else _write_group
         try:
-            await self._db._execute(write, self._wconn, self._rows(batch, failed))  # noqa: SLF001
+            lock = self._checkpointer.lock if restart and self._checkpointer is not None else None
+            if await self._db._execute(_write_group_threaded, self._wconn, self._rows(batch, failed),  # noqa: SLF001
+                                       0 if self.inline_max else None, lock):
+                self.wal_restarts += 1
         except Exception as exc:
             self._write_failed(batch, exc)
             return
@@ -399,8 +418,13 @@ class EventStore:
         self.commits += 1
         self.committed_events += len(done)
         if self._checkpointer is not None:
-            self._since_checkpoint += len(batch)
-            if self._since_checkpoint >= self.checkpoint_events:
+            n = len(batch)
+            self._since_checkpoint += n
+            self._since_restart += n
+            if self._since_restart >= self.restart_events:
+                self._since_restart = self._since_checkpoint = 0
+                self._restart_due = True  # the next group, on the SQLite thread
+            elif self._since_checkpoint >= self.checkpoint_events:
                 self._since_checkpoint = 0
                 self._checkpointer.poke()
         for listener in self._listeners:
@@ -471,14 +495,28 @@ def _write_group(conn: sqlite3.Connection, rows: Iterator[tuple[int, str, str, i
         raise
 
 
-def _write_group_waiting(conn: sqlite3.Connection, rows: Iterator[tuple[int, str, str, int, int, str]]) -> None:
-    """_write_group on the SQLite thread for a connection that does not wait for locks on the
-    loop's thread: here it may."""
-    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+def _write_group_threaded(conn: sqlite3.Connection, rows: Iterator[tuple[int, str, str, int, int, str]],
+                          busy_timeout_after: int | None, restart: threading.Lock | None) -> bool:
+    """_write_group on the SQLite thread. Here the connection may wait for a lock (on the loop's
+    thread it does not: `busy_timeout_after`); with `restart` (the checkpoint thread's lock: one
+    checkpoint at a time), a checkpoint first: the writer is paused, nothing lands after it, so
+    this commit starts the WAL over (unless a reader still uses it). True if it did."""
+    if busy_timeout_after is not None:
+        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    restarted = False
     try:
+        if restart is not None:
+            try:
+                with restart:
+                    busy, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                restarted = not busy and frames == copied
+            except sqlite3.Error:
+                log.warning("event store checkpoint before a WAL restart failed", exc_info=True)
         _write_group(conn, rows)
     finally:
-        conn.execute("PRAGMA busy_timeout=0")
+        if busy_timeout_after is not None:
+            conn.execute(f"PRAGMA busy_timeout={busy_timeout_after}")
+    return restarted
 
 
 def _statements(script: str) -> list[str]:

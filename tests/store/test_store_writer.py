@@ -118,3 +118,18 @@ async def test_checkpoints_run_on_their_own_thread(tmp_path: Path) -> None:
     assert path.stat().st_size > size  # pages were copied from the WAL into the database
     await store.close()
     assert len(stored(path)) == 1000
+
+
+async def test_the_wal_starts_over_after_restart_events_and_stays_bounded(tmp_path: Path) -> None:
+    path = tmp_path / "e.sqlite"
+    store = EventStore(path, checkpoint_events=50, restart_events=200)
+    await store.open()
+    for i in range(3000):
+        store.append_nowait(tick(i))
+        if i % 10 == 9:
+            await store.flush()
+    assert store.wal_restarts >= 10  # 14 due (the 15th would be the next group's)
+    # ~80 frames a cycle; without restarts the WAL grows to SQLite's auto-checkpoint (~4 MB here)
+    assert (tmp_path / "e.sqlite-wal").stat().st_size < 1_000_000
+    await store.close()
+    assert len(stored(path)) == 3000
