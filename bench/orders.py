@@ -258,6 +258,7 @@ async def main() -> None:
     sizes = [int(x) for x in a.sizes.split(",")]
     out = [f"`.venv/bin/python bench/orders.py` ({time.strftime('%Y-%m-%d')}, {machine()}; figures drift with the "
            "machine's load: compare the ratios measured in the same run)", ""]
+    load0 = os.getloadavg()
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         base = await store_baseline(2000, tmp)
@@ -337,6 +338,11 @@ async def main() -> None:
                 f"| HALTED durable in the store | {med(0):.1f} ms | {worst(0):.1f} ms | < 50 ms |",
                 f"| every venue swept (cancel-all answered) | {med(1):.1f} ms | {worst(1):.1f} ms | |",
                 f"| zero open orders | {med(2):.1f} ms | {worst(2):.1f} ms | < 1 s |"]
+    load1 = os.getloadavg()
+    out.insert(2, f"Load average (1 / 5 / 15 min) at the start {load0[0]:.2f} / {load0[1]:.2f} / {load0[2]:.2f}, at "
+                  f"the end {load1[0]:.2f} / {load1[1]:.2f} / {load1[2]:.2f} ({os.cpu_count()} CPUs; other sessions' "
+                  "tests and benchmarks share the machine).")
+    out.insert(3, "")
     text = "## Orders\n\n" + "\n".join(out) + "\n"
     print()
     print(text)
