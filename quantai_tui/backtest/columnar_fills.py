@@ -30,13 +30,12 @@ from __future__ import annotations
 import copy
 import math
 import time
-from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, overload
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from quantai_tui.backtest.engine import INF, BacktestResult, FillRecord
+from quantai_tui.backtest.engine import INF, BacktestResult, FillRecord, LazyFills
 from quantai_tui.connectors.paper.records import timeframe_ns
 from quantai_tui.core.enums import InstrumentKind, OrderSide, OrderType, TimeInForce, TradingState
 from quantai_tui.core.values import EXACT
@@ -85,46 +84,6 @@ def plan_orders(idx: np.ndarray, kind: np.ndarray) -> tuple[np.ndarray, np.ndarr
     start[0] = True
     np.not_equal(k[1:], k[:-1], out=start[1:])
     return ix[start].astype(np.int64, copy=False), k[start] > 0
-
-
-class ColumnarFills(Sequence[Any]):
-    """The fills of a columnar run: counted at once, made into FillRecords (Decimals, client
-    order ids) the first time they are read. A sweep reads only how many there are."""
-
-    def __init__(self, n: int, build: Callable[[], list[Any]]) -> None:
-        self._n = n
-        self._build: Callable[[], list[Any]] | None = build
-        self._items: list[Any] | None = None
-
-    def _list(self) -> list[Any]:
-        if self._items is None:
-            assert self._build is not None
-            self._items = self._build()
-            self._build = None
-        return self._items
-
-    def __len__(self) -> int:
-        return self._n
-
-    @overload
-    def __getitem__(self, i: int) -> Any: ...
-    @overload
-    def __getitem__(self, i: slice) -> list[Any]: ...
-    def __getitem__(self, i: int | slice) -> Any:
-        return self._list()[i]
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter(self._list())
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, (list, ColumnarFills)):
-            return self._list() == list(other)
-        return NotImplemented
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __repr__(self) -> str:
-        return f"ColumnarFills({self._n} fills)"
 
 
 def run_direct(eng: BacktestEngine, strategy: Strategy, cols: Columns, src: DataSource, idx: np.ndarray,
@@ -287,7 +246,7 @@ def run_direct(eng: BacktestEngine, strategy: Strategy, cols: Columns, src: Data
         strategy=type(strategy).strategy_name(), params=dict(strategy.params), symbols=list(eng.symbols),
         venue=eng.venue_name, timeframe=src.timeframe, initial_capital=eng.initial_capital, final_equity=final,
         metrics=mt.results(final, trips), equity_curve=[(p[0], p[1]) for p in mt.curve.points],
-        price_curve=[(p[0], tuple(p[2:])) for p in mt.curve.points], fills=ColumnarFills(nf, build), ticks=n,
+        price_curve=[(p[0], tuple(p[2:])) for p in mt.curve.points], fills=LazyFills(nf, build), ticks=n,
         orders=n_orders, elapsed_s=time.perf_counter() - t0, start_ns=mt.first_ts, end_ns=mt.last_ts, fees=fees_d,
         extra={"denied": 0, "denials": {}, "columnar": True, "fills_in_columns": True})
 
@@ -388,4 +347,4 @@ def _risk_clear(eng: BacktestEngine, strategy: Strategy, inst: Any, qty: Any, o_
     return True
 
 
-__all__ = ["ColumnarFills", "plan_orders", "run_direct"]
+__all__ = ["plan_orders", "run_direct"]

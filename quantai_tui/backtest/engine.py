@@ -16,12 +16,12 @@ import copy
 import heapq
 import itertools
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, overload
 
-from quantai_tui.backtest.metrics import MetricsAccumulator, TripTracker
+from quantai_tui.backtest.metrics import MetricsAccumulator, trips_from_raw
 from quantai_tui.backtest.sources import DataSource
 from quantai_tui.core.clock import TestClock, TimerCallback
 from quantai_tui.core.enums import OrderSide, TradingMode
@@ -34,7 +34,6 @@ from quantai_tui.engine.tasks import run_sync
 from quantai_tui.settings.schema import Settings
 
 INF = 1 << 62
-_SIDE_NAMES = {s: s.value for s in OrderSide}
 MINUTE_NS = 60_000_000_000
 Progress = Callable[[int, "int | None"], None]
 Tagged = tuple[str, Event]  # (topic, event), as the bus and the sim generator use them
@@ -87,7 +86,7 @@ class BacktestResult:
     metrics: dict[str, Any]
     equity_curve: list[tuple[int, float]]  # (ts ns, equity) per sample, at most a few thousand
     price_curve: list[tuple[int, tuple[float, ...]]]  # (ts ns, mark per symbol) at the same samples
-    fills: list[Any]  # FillRecord
+    fills: Sequence[Any]  # FillRecords (a LazyFills: made when first read)
     ticks: int
     orders: int
     elapsed_s: float
@@ -162,6 +161,62 @@ class FillRecord:
     strategy_id: str
 
 
+class LazyFills(Sequence[FillRecord]):
+    """A run's fills: counted at once, made into FillRecords (Decimals) the first time they are
+    read. `rows()` gives the raw fills (ts, symbol, buy, qty_raw, qty_prec, px_raw, px_prec,
+    fee_raw, fee_prec, client_order_id, strategy_id), or `build` makes the records itself."""
+
+    __slots__ = ("_n", "_rows", "_items")
+
+    def __init__(self, n: int, rows: Callable[[], list[Any]]) -> None:
+        self._n = n
+        self._rows: Callable[[], list[Any]] | None = rows
+        self._items: list[FillRecord] | None = None
+
+    def _list(self) -> list[FillRecord]:
+        items = self._items
+        if items is None:
+            assert self._rows is not None
+            rows = self._rows()
+            if rows and not isinstance(rows[0], FillRecord):
+                rows = [_record(r) for r in rows]
+            items = self._items = rows
+            self._rows = None
+        return items
+
+    def __len__(self) -> int:
+        return self._n
+
+    @overload
+    def __getitem__(self, i: int) -> FillRecord: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[FillRecord]: ...
+    def __getitem__(self, i: int | slice) -> FillRecord | list[FillRecord]:
+        return self._list()[i]
+
+    def __iter__(self) -> Iterator[FillRecord]:
+        return iter(self._list())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (list, LazyFills)):
+            return self._list() == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"LazyFills({self._n} fills)"
+
+
+def _record(r: tuple[Any, ...]) -> FillRecord:
+    ts, symbol, buy, qr, qp, pr, pp, fr, fp, coid, sid = r
+    return FillRecord(ts, symbol, _BUY if buy else _SELL, EXACT.scaleb(Decimal(qr), -qp),
+                      EXACT.scaleb(Decimal(pr), -pp), EXACT.scaleb(Decimal(fr), -fp), coid, sid)
+
+
+_BUY, _SELL = OrderSide.BUY.value, OrderSide.SELL.value
+
+
 class BacktestEngine:
     """The kernel (OMS, risk, portfolio, paper venue with the one fill model, in-memory store)
     in backtest mode on a replay clock, plus what a backtest reports. `add_strategy`, `run`."""
@@ -203,15 +258,16 @@ class BacktestEngine:
         self.bus = self.kernel.bus
         self.portfolio = self.kernel.portfolio
         self.cache = self.kernel.cache
+        self._markets = self.cache.markets
         bar_period = min((bar_ns or {}).values(), default=0)
         self.period_ns = metrics_period_ns or bar_period or MINUTE_NS
         self.metrics = MetricsAccumulator(float(initial_capital), self.period_ns, curve_points)
-        self.trips = TripTracker()
-        self.fills: list[FillRecord] = []
+        # each fill as the raw integers of its exact values: FillRecords (Decimals), fees and round
+        # trips are made from these when the result asks (nothing but a tuple per fill meanwhile)
+        self._fills_raw: list[tuple[Any, ...]] = []
         self.orders = 0
         self.denied = 0
         self.denials: dict[str, list[Any]] = {}  # check -> [count, first reason]
-        self.fees = Decimal(0)
         self._sid: dict[str, str] = {}  # client order id -> strategy id, until its fill
         self._cash_f = float(self.initial_capital)
         self._pos_f: dict[str, float] = {}
@@ -231,24 +287,56 @@ class BacktestEngine:
                 return
             if not isinstance(ev, OrderFilled):
                 return
-        # once per fill: Decimals straight from the exact values' raw slots
-        q_, px_, fee_m = ev.last_qty, ev.last_px, ev.fee
-        amount = fee_m._amount  # noqa: SLF001
-        q = EXACT.scaleb(Decimal(q_._raw), -q_._prec)  # noqa: SLF001
-        px = EXACT.scaleb(Decimal(px_._raw), -px_._prec)  # noqa: SLF001
-        fee = EXACT.scaleb(Decimal(amount._raw), -amount._prec)  # noqa: SLF001
+        # once per fill: the raw integers of the exact values, read from their slots
+        q_, px_, amount = ev.last_qty, ev.last_px, ev.fee._amount  # noqa: SLF001
+        qr, qp, pr, pp, fr, fp = q_._raw, q_._prec, px_._raw, px_._prec, amount._raw, amount._prec  # noqa: SLF001
         buy = ev.side is OrderSide.BUY
-        self.fills.append(FillRecord(ev.ts_event, ev.symbol, _SIDE_NAMES[ev.side], q, px, fee, ev.client_order_id,
-                                     self._sid.get(ev.client_order_id, "")))
-        self.fees += fee
-        self.trips.on_fill(ev.symbol, q if buy else -q, px, fee)
+        coid = ev.client_order_id
+        symbol = ev.symbol
+        self._fills_raw.append((ev.ts_event, symbol, buy, qr, qp, pr, pp, fr, fp, coid, self._sid.get(coid, "")))
         # float mirror of cash and positions: what the metrics sample (the exact ledger is the
-        # portfolio's, used for the final equity)
-        qf = q_._raw / _POW10[q_._prec]  # noqa: SLF001 - float(Quantity)
-        notional = qf * (px_._raw / _POW10[px_._prec])  # noqa: SLF001
-        self._cash_f += (-notional if buy else notional) - float(fee)
-        self._pos_f[ev.symbol] = self._pos_f.get(ev.symbol, 0.0) + (qf if buy else -qf)
-        self.metrics.touch(self.equity_float())
+        # portfolio's, used for the final equity); int / int is the correctly rounded float, as
+        # float() of the exact value is
+        qf = qr / _POW10[qp]
+        notional = qf * (pr / _POW10[pp])
+        eq = self._cash_f = self._cash_f + ((-notional if buy else notional) - fr / _POW10[fp])
+        pos = self._pos_f
+        pos[symbol] = pos.get(symbol, 0.0) + (qf if buy else -qf)
+        # self.metrics.touch(self.equity_float()), inline (the same operations, in the same order)
+        markets, v = self._markets, self.venue_name
+        for sym, q in pos.items():
+            if q:
+                st = markets.get((v, sym))
+                if st is not None:
+                    b, a = st.bid, st.ask
+                    if b == b and a == a:  # MarketState.mark: the mid, else the last trade
+                        eq += q * ((b + a) / 2)
+                    elif st.last == st.last:
+                        eq += q * st.last
+        m = self.metrics
+        peak = m._peak  # noqa: SLF001
+        if eq > peak:
+            m._peak = eq  # noqa: SLF001
+        elif peak > 0:
+            dd = (peak - eq) / peak
+            if dd > m.max_dd:
+                m.max_dd = dd
+
+    @property
+    def fills(self) -> LazyFills:
+        """Every fill as a FillRecord (made when read)."""
+        return LazyFills(len(self._fills_raw), self._fills_raw.copy)
+
+    @property
+    def fees(self) -> Decimal:
+        """Fees paid, exact (the sum of the fills' fees)."""
+        total = Decimal(0)
+        by_prec: dict[int, int] = {}
+        for f in self._fills_raw:
+            by_prec[f[8]] = by_prec.get(f[8], 0) + f[7]
+        for prec, raw in by_prec.items():
+            total += EXACT.scaleb(Decimal(raw), -prec)
+        return total
 
     def _on_denied(self, ev: OrderDenied) -> None:
         self.denied += 1
@@ -414,11 +502,14 @@ class BacktestEngine:
     def result(self, strategy: Strategy, timeframe: str, elapsed_s: float, **extra: Any) -> BacktestResult:
         m = self.metrics
         final = self.equity()
+        raw = self._fills_raw
+        trips = trips_from_raw([f[1:9] for f in raw])
         return BacktestResult(
             strategy=type(strategy).strategy_name(), params=dict(strategy.params), symbols=list(self.symbols),
             venue=self.venue_name, timeframe=timeframe, initial_capital=self.initial_capital, final_equity=final,
-            metrics=m.results(final, self.trips.trips), equity_curve=[(p[0], p[1]) for p in m.curve.points],
-            price_curve=[(p[0], tuple(p[2:])) for p in m.curve.points], fills=self.fills, ticks=self.ticks,
+            metrics=m.results(final, trips), equity_curve=[(p[0], p[1]) for p in m.curve.points],
+            price_curve=[(p[0], tuple(p[2:])) for p in m.curve.points], fills=LazyFills(len(raw), lambda: raw),
+            ticks=self.ticks,
             orders=self.orders, elapsed_s=elapsed_s, start_ns=m.first_ts, end_ns=m.last_ts, fees=self.fees,
             extra={"denied": self.denied, "denials": {k: {"count": c, "first": r} for k, (c, r) in self.denials.items()},
                    **extra})

@@ -55,6 +55,49 @@ class TripTracker:
             st[:] = [new, cost, pnl]
 
 
+def trips_from_raw(fills: list[tuple[Any, ...]]) -> list[Decimal]:
+    """TripTracker's round trips from raw fills (symbol, buy, qty_raw, qty_prec, px_raw, px_prec,
+    fee_raw, fee_prec): the same exact values, in integers while a symbol's positions are only
+    opened, added to and closed whole (no rounding can happen there), through TripTracker's
+    Decimals from a symbol's first partial close on."""
+    from quantai_tui.core.values import EXACT as ctx
+
+    trips: list[Decimal] = []
+    state: dict[str, list[int]] = {}  # symbol -> [qty, cost, pnl, qp, pp, fp, scale] in integers
+    slow: dict[str, TripTracker] = {}
+    for symbol, buy, qr, qp, pr, pp, fr, fp in fills:
+        tracker = slow.get(symbol)
+        if tracker is None:
+            st = state.get(symbol)
+            if st is None:
+                st = state[symbol] = [0, 0, 0, qp, pp, fp, max(qp + pp, fp)]
+            old, cost, pnl, sqp, spp, sfp, scale = st
+            sq = qr if buy else -qr
+            closing = 0 if not old or (old > 0) == buy else min(qr, abs(old))
+            if (qp, pp, fp) != (sqp, spp, sfp) or (closing and closing != abs(old)):
+                # a partial close (a rounded division) or other precisions: Decimals from here on
+                tracker = slow[symbol] = TripTracker()
+                tracker.trips = trips
+                tracker._pos[symbol] = [ctx.scaleb(Decimal(old), -sqp), ctx.scaleb(Decimal(cost), -(sqp + spp)),
+                                        ctx.scaleb(Decimal(pnl), -scale)]
+                del state[symbol]
+            else:
+                pnl -= fr * 10 ** (scale - fp)
+                new = old + sq
+                if not closing:  # open or add
+                    st[0], st[1], st[2] = new, cost + pr * sq, pnl
+                    continue
+                # the whole position closes (and a flip opens the rest at this price)
+                gross = pr * closing
+                pnl += (gross - cost if old > 0 else -cost - gross) * 10 ** (scale - qp - pp)
+                trips.append(ctx.scaleb(Decimal(pnl), -scale))
+                st[0], st[1], st[2] = new, pr * new if new else 0, 0
+                continue
+        sqd = ctx.scaleb(Decimal(qr if buy else -qr), -qp)
+        tracker.on_fill(symbol, sqd, ctx.scaleb(Decimal(pr), -pp), ctx.scaleb(Decimal(fr), -fp))
+    return trips
+
+
 class BoundedCurve:
     """(ts, values...) points, at most `cap`: when full, every other point is dropped and the
     sampling stride doubles, so memory stays flat however long the replay."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from itertools import repeat
+from itertools import chain, repeat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -123,19 +123,26 @@ class DataSource:
             yield topic, ev
 
     def events(self) -> Iterator[Event]:
-        """Every row as a core event, in file order (files are expected in time order): one
-        generator, no per-row work beyond building the event (this is the replay's hot path)."""
-        venue, sym = self.venue, self.symbol
+        """Every row as a core event, in file order (files are expected in time order), with no
+        per-row work beyond building the event (this is the replay's hot path): trades are one
+        `map` per batch, chained, so the per-row loop runs in C up to the event's constructor."""
         if self.kind == "trades":
-            make_t = TradeTick.make
-            for b in self.batches():
-                ts = b["ts"]
-                n = len(ts)
-                sides = b.get("side") or repeat(AggressorSide.NONE, n)
-                ids = b.get("trade_id") or repeat("", n)
-                # map runs the loop in C: the generator only hands the events on
-                yield from map(make_t, repeat(venue, n), repeat(sym, n), b["price"], b["qty"], sides, ids, ts, ts)
-        elif self.kind == "bars":
+            return chain.from_iterable(self._trade_maps())
+        return self._other_events()
+
+    def _trade_maps(self) -> Iterator[Iterator[Event]]:
+        venue, sym = self.venue, self.symbol
+        make_t = TradeTick.make
+        for b in self.batches():
+            ts = b["ts"]
+            n = len(ts)
+            sides = b.get("side") or repeat(AggressorSide.NONE, n)
+            ids = b.get("trade_id") or repeat("", n)
+            yield map(make_t, repeat(venue, n), repeat(sym, n), b["price"], b["qty"], sides, ids, ts, ts)
+
+    def _other_events(self) -> Iterator[Event]:
+        venue, sym = self.venue, self.symbol
+        if self.kind == "bars":
             make_b = Bar.make
             tf_ns = self.timeframe_ns
             tf = self.timeframe
@@ -330,7 +337,7 @@ def _to_ns(arr: Any) -> list[int]:
             return []
         mag = abs(int(vals[0]))
         scale = 1_000_000_000 if mag < 10**11 else 1_000_000 if mag < 10**14 else 1_000 if mag < 10**17 else 1
-        return (vals * scale).tolist()  # type: ignore[no-any-return]
+        return (vals * scale if scale != 1 else vals).tolist()  # type: ignore[no-any-return]
     raise DataError(f"unsupported time column type {t}")
 
 
@@ -358,12 +365,28 @@ def _aggressor(arr: Any) -> list[AggressorSide]:
     if pa.types.is_boolean(arr.type):
         codes = np.where(np.asarray(pc.fill_null(arr, False).to_pylist(), dtype=bool), 2, 1)
     else:
-        low = pc.utf8_lower(pc.utf8_trim_whitespace(pc.cast(arr, pa.string())))
+        # the few distinct spellings are classified once each, then every row takes its code
+        enc = pc.dictionary_encode(pc.cast(arr, pa.string()))
+        low = pc.utf8_lower(pc.utf8_trim_whitespace(enc.dictionary))
         buy = pc.fill_null(pc.is_in(low, pa.array(["buy", "b", "buyer", "false"])), False)
         sell = pc.fill_null(pc.is_in(low, pa.array(["sell", "s", "seller", "true"])), False)
-        codes = np_view(pc.if_else(buy, 1, pc.if_else(sell, 2, 0)).cast(pa.int64()), "int64")
-    sides = _SIDES
-    return [sides[c] for c in codes.tolist()]
+        lut = np.append(np_view(pc.if_else(buy, 1, pc.if_else(sell, 2, 0)).cast(pa.int64()), "int64"), 0)
+        idx = pc.fill_null(enc.indices, len(enc.dictionary)).cast(pa.int64())  # a missing side: none
+        codes = lut[np_view(idx, "int64")]
+    return _SIDE_ARRAY()[codes].tolist()  # type: ignore[no-any-return]  # the enum members, picked in C
+
+
+_SIDE_CACHE: list[Any] = []
+
+
+def _SIDE_ARRAY() -> Any:  # noqa: N802 - a constant, made on first use (numpy is imported lazily)
+    if not _SIDE_CACHE:
+        import numpy as np
+
+        arr = np.empty(len(_SIDES), dtype=object)
+        arr[:] = _SIDES
+        _SIDE_CACHE.append(arr)
+    return _SIDE_CACHE[0]
 
 
 def _infer_timeframe(src: DataSource) -> int:

@@ -72,3 +72,35 @@ def test_drawdown_counts_equity_between_samples():
     acc.sample(2, 95.0, False)
     acc.first_ts, acc.last_ts = 0, 120_000_000_000
     assert acc.results(Decimal(95), [])["max_drawdown_pct"] == pytest.approx(20.0)
+
+
+def test_round_trips_from_raw_fills_equal_the_decimal_tracker():
+    """The integer round trips the replay computes at the end equal TripTracker's Decimals: opens,
+    adds, whole closes, flips, partial closes (rounded divisions), several symbols."""
+    import random
+
+    from quantai_tui.backtest.metrics import trips_from_raw
+    from quantai_tui.core.values import EXACT
+
+    rng = random.Random(3)
+    for _ in range(200):
+        fills, ref = [], TripTracker()
+        pos = {"A": 0, "B": 0}
+        for _ in range(rng.randint(1, 40)):
+            sym = rng.choice("AB")
+            qp, pp, fp = (8, 2, 8) if sym == "A" else (3, 5, 8)
+            p = pos[sym]
+            kind = rng.random()
+            if p and kind < 0.3:
+                q = abs(p)  # close whole
+            elif p and kind < 0.5:
+                q = rng.randint(1, abs(p) * 2 + 1)  # partial, whole or a flip
+            else:
+                q = rng.randint(1, 10**6)
+            buy = (p < 0) if p and kind < 0.5 else rng.random() < 0.5
+            pr, fr = rng.randint(1, 10**7), rng.randint(0, 10**6)
+            pos[sym] = p + (q if buy else -q)
+            fills.append((sym, buy, q, qp, pr, pp, fr, fp))
+            ref.on_fill(sym, EXACT.scaleb(Decimal(q if buy else -q), -qp), EXACT.scaleb(Decimal(pr), -pp),
+                        EXACT.scaleb(Decimal(fr), -fp))
+        assert trips_from_raw(fills) == ref.trips

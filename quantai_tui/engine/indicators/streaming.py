@@ -32,7 +32,10 @@ class SMA:
         self.value = NAN
         self.count = 0
         self._c = 0.0  # prefix sum of every input so far
-        self._buf = [0.0] * length  # the last n prefix sums (ring); 0.0 stands for c_{-1}
+        # the last n prefix sums (a ring). Before they exist: nan for the first n - 1 updates
+        # (the value is nan until the n-th input, with no test for it) and 0.0, standing for
+        # c_{-1}, for the n-th
+        self._buf = [NAN] * (length - 1) + [0.0]
         self._i = 0
 
     @property
@@ -44,15 +47,13 @@ class SMA:
         self._c = c
         i = self._i
         buf = self._buf
-        old = buf[i]
+        v = (c - buf[i]) / self.length
         buf[i] = c
         i += 1
         self._i = 0 if i == self.length else i
         self.count += 1
-        if self.count >= self.length:
-            self.value = v = (c - old) / self.length
-            return v
-        return NAN
+        self.value = v
+        return v
 
 
 class EMA:
