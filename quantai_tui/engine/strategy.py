@@ -35,7 +35,17 @@ from quantai_tui.core.clock import Clock, TimeEvent
 from quantai_tui.core.commands import CancelAllOrders, CancelOrder, SubmitOrder
 from quantai_tui.core.enums import OrderSide, OrderType, TimeInForce
 from quantai_tui.core.errors import StrategyError
-from quantai_tui.core.events import Bar, OrderBookDeltas, OrderEvent, OrderFilled, QuoteTick, TradeTick
+from quantai_tui.core.events import (
+    Bar,
+    OrderBookDeltas,
+    OrderCanceled,
+    OrderEvent,
+    OrderExpired,
+    OrderFilled,
+    OrderRejected,
+    QuoteTick,
+    TradeTick,
+)
 from quantai_tui.core.instruments import Instrument
 from quantai_tui.core.values import Price, Quantity
 
@@ -186,7 +196,9 @@ class Strategy:
         self.data_kinds: set[str] = set()  # market data kinds the run provides: trades, bars, quotes, book
         self._drive: Driver = drive_sync
         self._instruments: dict[str, Instrument] = {}
-        self._own_orders: set[str] = set()
+        self._own_orders: set[str] = set()  # open orders whose events go to on_order / on_fill
+        # without on_order / on_fill no order event is routed to it: nothing to remember
+        self.tracks_orders = self.overrides("on_order") or self.overrides("on_fill")
 
     # --- class-level introspection ------------------------------------------------------------
     @classmethod
@@ -283,15 +295,31 @@ class Strategy:
         on_fill = self.dispatcher("on_fill") if self.overrides("on_fill") else None
         on_order = self.dispatcher("on_order") if self.overrides("on_order") else None
 
+        closing = (OrderCanceled, OrderRejected, OrderExpired)
+        closed = self._order_closed
+
         def route(ev: OrderEvent) -> None:
-            if ev.client_order_id not in own:
+            coid = ev.client_order_id
+            if coid not in own:
                 return
-            if on_fill is not None and type(ev) is OrderFilled:
+            t = type(ev)
+            if on_fill is not None and t is OrderFilled:
                 on_fill(ev)
             if on_order is not None:
                 on_order(ev)
+            if t in closing or (t is OrderFilled and closed(coid)):
+                own.discard(coid)  # its last event: the set stays as small as the open orders
 
         return route
+
+    def _order_closed(self, coid: str) -> bool:
+        """Whether the OMS holds `coid` as closed (or no longer holds it: denied, or forgotten)."""
+        ctx = self.ctx
+        lookup = getattr(ctx, "order", None)
+        if lookup is None:
+            return False
+        o = lookup(coid)
+        return o is None or o.is_closed
 
     # --- handlers (override what you need) -----------------------------------------------------
     async def on_start(self) -> None:
@@ -379,15 +407,26 @@ class Strategy:
         if now is not None:
             coid = now(self.venue, sym, side, order_type, qty, px, trig, time_in_force, post_only, reduce_only, self.id)
             if coid is not None:
-                self._own_orders.add(coid)
+                self._keep_if_open(coid)
                 return coid
         # an id up front (when the context hands them out) spares it copying the command
         next_id = getattr(ctx, "next_client_order_id", None)
         cmd = SubmitOrder(self.venue, sym, side, order_type, qty, px, trig, time_in_force, post_only,
                           reduce_only, self.id, next_id() if next_id is not None else None)
         coid = await ctx.submit_order(cmd)
-        self._own_orders.add(coid)
+        self._keep_if_open(coid)
         return coid
+
+    def order_id_sink(self) -> Callable[[str], Any] | None:
+        """What the context tells a new order id to before the order is sent (see pre_submit)."""
+        return self._own_orders.add if self.tracks_orders else None
+
+    def _keep_if_open(self, coid: str) -> None:
+        # events that came while it was submitted (a paper fill, a denial) were routed already
+        if not self.tracks_orders or self._order_closed(coid):
+            self._own_orders.discard(coid)
+        else:
+            self._own_orders.add(coid)
 
     async def buy(self, quantity: Any, symbol: str | None = None, price: Any = None, **kw: Any) -> str:
         return await self.submit(OrderSide.BUY, quantity, symbol, price=price, **kw)

@@ -42,8 +42,8 @@ async def attach_strategy(kernel: Kernel, strategy: Any, venue: str, symbols: li
     if sid in kernel.strategies:
         raise ConfigError(f"a strategy with id {sid!r} is already running")
     ctx = kernel.context(sid, venue)
-    # the strategy knows its order ids before any event about them can arrive
-    ctx.pre_submit = strategy._own_orders.add  # noqa: SLF001
+    # a strategy with on_order/on_fill knows its order ids before any event about them can arrive
+    ctx.pre_submit = strategy.order_id_sink()
     drive = run_sync if kernel.backtest else live_driver(kernel.tasks, sid)
     strategy.bind(ctx, venue=venue, symbols=symbols, drive=drive)
     subs = []
@@ -55,7 +55,7 @@ async def attach_strategy(kernel: Kernel, strategy: Any, venue: str, symbols: li
             if strategy.overrides(method):
                 subs.append(bus.subscribe(market_topic(kind, venue, sym), strategy.dispatcher(method),
                                           name=f"strategy:{sid}:{method}"))
-    if strategy.overrides("on_order") or strategy.overrides("on_fill"):
+    if strategy.tracks_orders:
         subs.append(bus.subscribe(f"orders.{venue}.*", strategy.order_dispatcher(), name=f"strategy:{sid}:orders"))
     kernel.strategies[sid] = (strategy, subs)
     if start:

@@ -99,6 +99,36 @@ def test_backtest_path_runs_without_an_event_loop() -> None:
     assert len(filled) > 20
     assert len(strat.fills) == sum(len(o.trade_ids) for o in filled)  # every fill reached the strategy
     assert k.store.last_seq > 100  # type: ignore[attr-defined]
+    assert len(strat._own_orders) <= 1  # only an order still open: closed ones are forgotten
+
+
+class QuietCrosser(Crosser):
+    """The same orders, without on_fill: no order event is routed to it."""
+
+    on_fill = Strategy.on_fill  # type: ignore[assignment]
+
+
+async def test_a_live_strategy_remembers_only_its_open_orders(tmp_path: Path) -> None:
+    k = make_kernel(tmp_path, clock=LiveClock(), initial_balances={"USDT": Decimal("100000")})
+    await k.start()
+    standard_book(k)
+    loud, quiet = Crosser({"every": 4, "hold": 2}, strategy_id="loud"), QuietCrosser({"every": 4, "hold": 2},
+                                                                                     strategy_id="quiet")
+    await k.add_strategy(loud, venue="sim", symbols=["BTC/USDT"])
+    await k.add_strategy(quiet, venue="sim", symbols=["BTC/USDT"])
+    for i in range(40):
+        ts = LiveClock().timestamp_ns()
+        k.bus.publish(market_topic("trades", "sim", "BTC/USDT"),
+                      TradeTick("sim", "BTC/USDT", 50_000.0, 0.01, 1, f"y{i}", ts_event=ts, ts_init=ts))  # type: ignore[arg-type]
+        while any(name.startswith("strategy:") for name in k.tasks.running()):
+            await asyncio.sleep(0.001)
+    # both trade one netted position, so each trades about half the time
+    quiet_orders = [o for o in k.cache.orders.values() if o.strategy_id == "quiet"]
+    loud_orders = [o for o in k.cache.orders.values() if o.strategy_id == "loud"]
+    assert len(quiet_orders) >= 5 and all(o.status is OrderStatus.FILLED for o in quiet_orders + loud_orders)
+    assert len(loud_orders) >= 5 and len(loud.fills) == sum(len(o.trade_ids) for o in loud_orders)
+    assert loud._own_orders == set() and quiet._own_orders == set()
+    await k.stop()
 
 
 def test_backtest_bar_mode_fills_at_the_next_open() -> None:
