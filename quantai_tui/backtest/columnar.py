@@ -202,7 +202,7 @@ def run_columnar(strategy: Strategy, src: DataSource, instrument: Instrument, *,
                          metrics_period_ns=metrics_period_ns, check_balance=check_balance, data_kinds={src.kind},
                          settings=settings)
     ctx = eng.kernel.context(strategy.id, src.venue)
-    ctx.pre_submit = strategy._own_orders.add  # noqa: SLF001
+    ctx.pre_submit = strategy.order_id_sink()
     strategy.bind(ctx, venue=src.venue, symbols=[src.symbol], data_kinds={src.kind})
     n = len(cols)
     if n == 0:

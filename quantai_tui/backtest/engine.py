@@ -387,7 +387,7 @@ class BacktestEngine:
         if strategy.max_symbols is not None:
             syms = syms[: strategy.max_symbols]
         ctx = self.kernel.context(strategy.id, self.venue_name)
-        ctx.pre_submit = strategy._own_orders.add  # noqa: SLF001 - the strategy knows its ids first
+        ctx.pre_submit = strategy.order_id_sink()  # the strategy knows its ids first
         strategy.bind(ctx, venue=self.venue_name, symbols=syms, drive=drive_sync, data_kinds=self.data_kinds)
         wanted = strategy.subscriptions()
         subs = []

@@ -120,3 +120,50 @@ def test_a_handler_that_suspends_is_a_clear_error(tmp_path):
 
     with pytest.raises(QuantAIError, match="suspended"):
         run_backtest(Sleeper, path)
+
+
+class Churn(Strategy):
+    """A market order every 10 ticks and a resting limit bid re-quoted every 25: thousands of
+    orders, each filled or canceled; records how many order ids the strategy still tracks."""
+
+    name = "churn"
+
+    async def on_start(self) -> None:
+        self.n = 0
+        self.bid: str | None = None
+        self.tracked: list[int] = []
+
+    async def on_tick(self, tick: TradeTick) -> None:
+        self.n += 1
+        if self.n % 10 == 0:
+            await (self.buy if self.is_flat() else self.sell)("0.01")
+        if self.n % 25 == 0:
+            if self.bid is not None:
+                await self.cancel(self.bid)
+            self.bid = await self.buy("0.01", price=tick.price * 0.9)
+        if self.n % 1000 == 0:
+            self.tracked.append(len(self._own_orders))
+
+
+def test_a_strategy_forgets_its_closed_orders(tmp_path):
+    strategy = Churn({})
+    res = run_backtest(strategy, write_trades(tmp_path / "D_USDT-trades.parquet", 20_000), initial_capital=100_000)
+    assert res.orders > 2_500
+    # at most the resting bid and a market order not yet filled by the next trade
+    assert strategy.tracked and max(strategy.tracked) <= 2
+
+
+class ChurnWithFills(Churn):
+    """The same orders, with on_fill: its order events are routed to it, so it tracks its open orders."""
+
+    name = "churn_with_fills"
+
+    async def on_fill(self, fill) -> None:  # type: ignore[no-untyped-def]
+        self.fills = getattr(self, "fills", 0) + 1
+
+
+def test_a_strategy_with_on_fill_tracks_only_its_open_orders(tmp_path):
+    strategy = ChurnWithFills({})
+    res = run_backtest(strategy, write_trades(tmp_path / "E_USDT-trades.parquet", 20_000), initial_capital=100_000)
+    assert res.orders > 2_500 and strategy.fills == len(res.fills)
+    assert strategy.tracked and max(strategy.tracked) <= 2
