@@ -300,7 +300,7 @@ async def main() -> None:
                 f"p50 {b50:.0f} us, p99 {b99:.0f} us. Goal p99 < 1 ms."]
         out += ["", bounds_note(runs_by_size[mid], mid, ram)]
         if len(sizes) > 1:
-            out.append(f"Cost per order at {sizes[-1]:,} / at {sizes[0]:,}: "
+            out.append(f"\nCost per order at {sizes[-1]:,} / at {sizes[0]:,}: "
                        f"{means[sizes[-1]] / means[sizes[0]]:.2f} (flat = 1.0).")
         out += ["", "The same path without I/O (backtest mode: MemoryStore, no event loop), CPU per order:", "",
                 "| orders | CPU per order |", "|---:|---:|"]
