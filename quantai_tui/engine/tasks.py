@@ -49,7 +49,9 @@ class TaskGroup:
             run_sync(coro)
             return None
         self._n += 1
-        key = f"{self.name}:{name}" if name not in self.tasks else f"{self.name}:{name}#{self._n}"
+        key = f"{self.name}:{name}"
+        if key in self.tasks:  # a namesake still running: both are kept (and closed)
+            key = f"{key}#{self._n}"
         task = loop.create_task(coro, name=key)
         self.tasks[key] = task
         task.add_done_callback(lambda t, k=key: self._done(k, t))
