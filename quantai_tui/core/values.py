@@ -132,8 +132,12 @@ class FixedPoint:
     def from_float(cls, value: float, precision: int, rounding: str = ROUND_NEAREST) -> Self:
         if value != value or value in (float("inf"), float("-inf")):
             raise ValidationError(f"not a finite number: {value!r}")
-        if rounding == ROUND_NEAREST and abs(value) < 1e15:
-            return cls.from_raw(round(value * _POW10[precision]), precision)
+        if rounding == ROUND_NEAREST:
+            scaled = value * _POW10[precision]
+            # below 1e15 the float product is within 0.25 of the exact one, so round() is exact;
+            # beyond it (a float has 53 bits) the shortest repr is the value as written
+            if -1e15 < scaled < 1e15:
+                return cls.from_raw(round(scaled), precision)
         return cls.from_decimal(Decimal(repr(value)), precision, rounding)
 
     @classmethod
@@ -163,7 +167,11 @@ class FixedPoint:
         return self._raw / _POW10[self._prec]
 
     def __int__(self) -> int:
-        return int(self._raw / _POW10[self._prec]) if self._prec else self._raw
+        # toward zero, like int(Decimal), in integers: a float quotient rounds 0.999...9 up to 1
+        if not self._prec:
+            return self._raw
+        q = abs(self._raw) // _POW10[self._prec]
+        return q if self._raw >= 0 else -q
 
     def __bool__(self) -> bool:
         return self._raw != 0
