@@ -206,5 +206,37 @@ class FakeVenue(BaseExecutionClient):
                                          for p in led.positions.values() if p.qty and p.derivative))
 
 
+class ScriptedVenue(FakeVenue):
+    """A FakeVenue whose next submit, cancel, cancel-all or amend raises what it is given
+    (`venue.fail["cancel"] = VenueRejected(...)`); `calls` lists every such request."""
+
+    def __init__(self, *a: Any, **kw: Any) -> None:
+        super().__init__(*a, **kw)
+        self.fail: dict[str, Exception] = {}
+        self.calls: list[str] = []
+
+    def _raise(self, what: str) -> None:
+        self.calls.append(what)
+        exc = self.fail.pop(what, None)
+        if exc is not None:
+            raise exc
+
+    async def _submit(self, order: OrderRequest) -> None:
+        self._raise("submit")
+        await super()._submit(order)
+
+    async def _cancel(self, client_order_id: str, symbol: str) -> None:
+        self._raise("cancel")
+        await super()._cancel(client_order_id, symbol)
+
+    async def _cancel_all(self, symbol: str | None) -> bool:
+        self._raise("cancel_all")
+        return await super()._cancel_all(symbol)
+
+    async def _modify(self, client_order_id: str, symbol: str, quantity: Quantity | None, price: Price | None) -> None:
+        self._raise("modify")
+        await super()._modify(client_order_id, symbol, quantity, price)
+
+
 def order_types() -> tuple[OrderType, ...]:
     return tuple(OrderType)
