@@ -189,6 +189,7 @@ class EventStore:
                 row = await cur.fetchone()
         except sqlite3.DatabaseError as exc:
             raise StoreCorruptError(f"{self.path}: {exc}; it was left untouched") from None
+        wconn: sqlite3.Connection | None = None
         try:
             # The writer's own connection: used on the loop's thread (small groups) and on the
             # SQLite thread (large groups, syncing commits), never on both at once.
@@ -201,6 +202,8 @@ class EventStore:
                 # a safety net only (the WAL restarts every restart_events, ~1.4 pages per event)
                 wconn.execute(f"PRAGMA wal_autocheckpoint={max(1000, self.restart_events * 5)}")
         except sqlite3.DatabaseError as exc:
+            if wconn is not None:
+                wconn.close()
             await db.close()
             raise StoreCorruptError(f"{self.path}: {exc}; it was left untouched") from None
         self._wconn = wconn
@@ -238,11 +241,13 @@ class EventStore:
             self._wake.set()
         if self._writer is not None:
             await self._writer
+        # both off the loop (on the SQLite thread): the checkpoint thread may be mid-checkpoint,
+        # and closing a connection may checkpoint
         if self._checkpointer is not None:
-            await asyncio.to_thread(self._checkpointer.stop)
+            await self._db._execute(self._checkpointer.stop)  # noqa: SLF001
             self._checkpointer = None
         if self._wconn is not None:
-            await self._db._execute(self._wconn.close)  # noqa: SLF001 - off the loop: the last close checkpoints
+            await self._db._execute(self._wconn.close)  # noqa: SLF001
             self._wconn = None
         await self._db.close()
         self._db = None
