@@ -453,6 +453,7 @@ class Matcher:
                     self._fill(o, o.leaves_raw, Price.from_float(open_, self.price_prec), LiquiditySide.TAKER, ts, out)
                 else:
                     self._end(o, CANCELED, f"{o.tif.value} not filled at the next open", ts, out)
+        fresh: list[SimOrder] = []  # stop-limits triggered in this bar: they did not exist at its open
         for o in list(self.stops):
             at = math.nan
             if o.sign > 0 and high >= o.trig:
@@ -467,8 +468,11 @@ class Matcher:
                     self._fill(o, o.leaves_raw, self._taker_price(at, o.sign), LiquiditySide.TAKER, ts, out)
                 else:
                     self._rest(o, None)  # a stop-limit rests from the next bar on
+                    fresh.append(o)
         for resting, sign in ((self.buys, 1), (self.sells, -1)):
             for _, _, o in resting:
+                if fresh and any(o is f for f in fresh):
+                    continue
                 if (sign > 0 and open_ <= o.px) or (sign < 0 and open_ >= o.px):  # opened at or through it
                     self._fill(o, o.leaves_raw, Price.from_float(open_, self.price_prec), LiquiditySide.TAKER, ts, out)
                 elif (sign > 0 and low <= o.px) or (sign < 0 and high >= o.px):  # the bar reached it
@@ -481,8 +485,9 @@ class Matcher:
     # --- bookkeeping ----------------------------------------------------------------------------
     def _taker_price(self, px: float, sign: int) -> Price:
         if not self.slippage:
-            if -1e15 < px < 1e15:  # Price.from_float's rounding, inline (nan and inf take its checks)
-                return Price.from_raw(round(px * _POW10[self.price_prec]), self.price_prec)
+            v = px * _POW10[self.price_prec]
+            if -1e15 < v < 1e15:  # Price.from_float's exact fast path, inline (nan, inf and large take its checks)
+                return Price.from_raw(round(v), self.price_prec)
             return Price.from_float(px, self.price_prec)
         adj = EXACT.multiply(Decimal(repr(px)), 1 + sign * self.slippage)
         return self.inst.make_price(adj, ROUND_CEIL if sign > 0 else ROUND_FLOOR)

@@ -85,9 +85,6 @@ def test_stops_on_bars_fill_at_the_trigger_or_the_gap() -> None:
     assert fills(out) == [("dn", "1.000", "98.0", "TAKER")]
 
 
-@pytest.mark.xfail(strict=True, reason="bug: a stop-limit triggered inside a bar fills at that bar's open, a price "
-                                       "from before it existed (fill_model.on_bar rests it, then matches it in the "
-                                       "same bar; its comment says it rests from the next bar on)")
 def test_a_stop_limit_triggered_inside_a_bar_rests_from_the_next_bar() -> None:
     m = Matcher(INST, bar_mode=True)
     m.on_bar(100, 100.5, 99.5, 100, 0)
@@ -232,3 +229,13 @@ def test_the_venue_finds_an_order_in_any_of_its_matchers() -> None:
     found = fm.find("e1")
     assert found is not None and found[0] is m_eth and found[1].coid == "e1"
     assert fm.find("nope") is None
+
+
+def test_a_taker_price_keeps_every_digit_of_a_large_price_at_8_decimals() -> None:
+    fine = make_instrument("t", "BIG/USDT", "0.00000001", "0.001", taker_fee="0.001")
+    m = Matcher(fine, bar_mode=True)
+    m.on_bar(123456789012.0, 123456789012.5, 123456789011.5, 123456789012.0, 0)
+    m.submit(order("mk", B, "1", OrderType.MARKET), None, 5)
+    out = m.on_bar(123456789012.345, 123456789013.0, 123456789012.0, 123456789012.5, 60)
+    # the float's own nearest decimal at 8 places, not a float product's 123456789012.34499584
+    assert fills(out) == [("mk", "1.000", "123456789012.34500000", "TAKER")]
