@@ -238,8 +238,9 @@ def bounds_note(run: PathRun, n: int, ram: PathRun | None) -> str:
             f"p99 {c99:.0f} us; the wall-clock p99 is {p99:.0f} us (the slowest 1% average "
             f"{statistics.fmean(slow) * 1e6:.0f} us; {over_4ms:.1f}% of orders took over 4 ms). The rest is time the "
             f"thread did not run: per order on average {runq:.0f} us ready to run but waiting for a CPU taken by "
-            f"other processes{tick}, and {blocked:.0f} us off the CPU in system calls (the store's writes into the "
-            f"WAL on a disk other processes write and sync too)")
+            f"other processes{tick}, and {blocked:.0f} us off the CPU, blocked in system calls (the store's writes "
+            f"into the WAL on a disk other processes write and sync too; once every 2,000 events, the wait for the "
+            f"SQLite thread's checkpoint and commit)")
     if ram is not None:
         rn = len(ram.lat)
         rb = max(0.0, ram.mean * 1e6 - statistics.fmean(ram.cpu) * 1e6 - ram.runq_wait_s / rn * 1e6)
