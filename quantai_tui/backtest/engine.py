@@ -462,20 +462,25 @@ class BacktestEngine:
                 n += 1
         else:
             # bus.publish inlined for the one topic (a call frame per tick saved): the handlers
-            # are the bus's own resolved tuple, looked up per event as publish does (a
-            # subscription made during the run takes effect at once); a handler that raises is
+            # are the bus's own resolved tuple, looked up again whenever the bus's subscriptions
+            # changed (a subscription made during the run takes effect at the next event, as with
+            # publish); a handler that raises is
             # reported through the bus and the ones after it still run, as publish does
             bus = self.bus
             handlers_of = bus._cache.get  # noqa: SLF001
             resolve = bus._resolve  # noqa: SLF001
+            version = -1
+            hs: tuple[Any, ...] = ()
             for ev in it:
                 ts = ev.ts_init
                 if ts >= next_sample or ts >= clock.next_due:
                     slow(ts)
                 clock._now = ts  # noqa: SLF001
-                hs = handlers_of(topic)
-                if hs is None:
-                    hs = resolve(topic)
+                if bus.version != version:  # the subscriptions changed (or this is the first event)
+                    version = bus.version
+                    hs = handlers_of(topic)
+                    if hs is None:
+                        hs = resolve(topic)
                 try:
                     for h in hs:
                         h(ev)

@@ -56,11 +56,9 @@ from quantai_tui.core.values import (
     EXACT,
     ROUND_CEIL,
     ROUND_FLOOR,
-    ROUND_NEAREST,
     Money,
     Price,
     Quantity,
-    _div_round,
 )
 
 _BPS = Decimal("0.0001")
@@ -301,7 +299,12 @@ class Matcher:
             pending, self.pending = self.pending, []
             for o in pending:
                 if o.order_type in (OrderType.MARKET, OrderType.STOP_MARKET):
-                    self._fill(o, o.leaves_raw, self._taker_price(price, o.sign), LiquiditySide.TAKER, ts, out)
+                    v = price * _POW10[self.price_prec]
+                    if not self.slippage and -1e15 < v < 1e15:  # _taker_price's exact fast path, inline
+                        px = Price.from_raw(round(v), self.price_prec)
+                    else:
+                        px = self._taker_price(price, o.sign)
+                    self._fill(o, o.leaves_raw, px, LiquiditySide.TAKER, ts, out)
                 elif (o.sign > 0 and price <= o.px) or (o.sign < 0 and price >= o.px):
                     self._fill(o, o.leaves_raw, o.price, LiquiditySide.TAKER, ts, out)  # type: ignore[arg-type]
                 else:
@@ -502,8 +505,11 @@ class Matcher:
                 num, den = self._maker_fee_num, self._maker_fee_den
             else:
                 num, den = self._taker_fee_num, self._taker_fee_den
-            fee_raw = _div_round(price._raw * q * num, den * _P10[price._prec + self.size_prec],  # noqa: SLF001
-                                 ROUND_NEAREST)
+            # _div_round(n, d, ROUND_NEAREST), inline: half to even
+            d = den * _P10[price._prec + self.size_prec]  # noqa: SLF001
+            fee_raw, r = divmod(price._raw * q * num, d)  # noqa: SLF001
+            if r and (2 * r > d or (2 * r == d and fee_raw % 2 == 1)):
+                fee_raw += 1
         else:
             rate = self.maker_fee if liq is LiquiditySide.MAKER else self.taker_fee
             fee_raw = to_raw(EXACT.multiply(self.inst.notional(price, qty), rate), fp)

@@ -111,15 +111,18 @@ class NettingPosition:
         q = self.qty
         if not q:
             self.ts_opened = ts
+        inverse = self.inverse
         if not q or (q > 0) == (signed_qty > 0):
             self.qty = EXACT.add(q, signed_qty)
-            self.cost = EXACT.add(self.cost, self._cost(signed_qty, price))
+            # self._cost(signed_qty, price), inline
+            self.cost = EXACT.add(self.cost, EXACT.divide(signed_qty, price) if inverse
+                                  else EXACT.multiply(signed_qty, price))
             return ZERO
         closing = min(abs(signed_qty), abs(q))
         sign = ONE if q > 0 else -ONE
-        avg = self.avg_price
+        avg = EXACT.divide(q, self.cost) if inverse else EXACT.divide(self.cost, q)  # self.avg_price (q != 0)
         cs = self.contract_size
-        if self.inverse:
+        if inverse:
             diff = EXACT.subtract(EXACT.divide(ONE, avg), EXACT.divide(ONE, price))
             pnl = EXACT.multiply(EXACT.multiply(sign * closing, cs), diff)
         else:

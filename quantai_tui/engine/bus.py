@@ -82,6 +82,7 @@ class MessageBus:
         self.published = 0
         self.handler_errors: dict[str, int] = {}
         self._async_subs: list[AsyncSubscriber] = []
+        self.version = 0  # +1 whenever the subscriptions change (what a cached answer about them is keyed on)
 
     # --- subscribing --------------------------------------------------------------------------
     def subscribe(
@@ -103,6 +104,7 @@ class MessageBus:
         self._subs.sort(key=lambda s: (-s.priority, s.order))
         self._names[sub._call] = sub.name
         self._cache.clear()
+        self.version += 1
         return sub
 
     def subscribe_async(
@@ -136,6 +138,7 @@ class MessageBus:
             self._subs.remove(sub)
             self._names.pop(sub._call, None)
             self._cache.clear()
+            self.version += 1
 
     def _resolve(self, topic: str) -> tuple[Handler, ...]:
         handlers = tuple(s._call for s in self._subs if topic_matches(s.pattern, topic))

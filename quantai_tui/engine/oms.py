@@ -145,14 +145,16 @@ class OrderManager:
         order may have been denied), or None, with nothing done, when it cannot run without
         suspending: then `await submit(...)`."""
         client = self.venues.get(venue)
-        now_fn = self._submit_now_fn(venue, client)
+        fns = self._now_fns.get(venue)  # _submit_now_fn, its cache hit inline
+        now_fn = fns[1] if fns is not None and fns[0] is client else self._submit_now_fn(venue, client)
         if now_fn is None or not self.sync or not self.journal.commits_at_once:
             return None
-        coid = self.ids.next(self.clock.timestamp_ns())
+        now = self.clock.timestamp_ns()  # one reading for the id and the intent: the same instant
+        coid = self.ids.next(now)
         if pre_submit is not None:
             pre_submit(coid)
         got = self._open(venue, symbol, side, order_type, quantity, price, trigger_price, time_in_force, post_only,
-                         reduce_only, strategy_id, coid, False)
+                         reduce_only, strategy_id, coid, False, now)
         if got is None:
             return coid
         order, ev = got[0], got[1]
@@ -169,10 +171,12 @@ class OrderManager:
 
     def _open(self, venue: str, symbol: str, side: Any, order_type: Any, quantity: Any, price: Any, trigger_price: Any,
               tif: Any, post_only: bool, reduce_only: bool, strategy_id: str, coid: str,
-              internal: bool) -> tuple[Order, OrderSubmitted, ExecutionClient] | None:
+              internal: bool, now: int | None = None) -> tuple[Order, OrderSubmitted, ExecutionClient] | None:
         """Checks and risk, then the order registered as open (before any await: concurrent risk
-        checks count it): (order, its intent event, the venue), or None if denied."""
-        now = self.clock.timestamp_ns()
+        checks count it): (order, its intent event, the venue), or None if denied. `now`: the
+        clock's time when the caller already read it for this order."""
+        if now is None:
+            now = self.clock.timestamp_ns()
         cache = self.cache
         client = self.venues.get(venue)
         inst = cache.instruments.get((venue, symbol))

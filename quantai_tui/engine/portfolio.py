@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from array import array
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from quantai_tui.core.clock import Clock, utc_day_start_ns
 from quantai_tui.core.enums import OrderSide
@@ -90,6 +90,7 @@ class Portfolio:
         self._warned: set[str] = set()
         self.sample_on_fill = True  # the equity curve gets a sample per fill (backtests keep their own)
         self._topics: dict[tuple[str, str], tuple[str, str]] = {}  # (venue, symbol) -> position, account topics
+        self._wanted: dict[tuple[str, str], tuple[Any, bool]] = {}  # (venue, symbol) -> ((bus version, store), wanted)
 
     # --- fills ------------------------------------------------------------------------------------
     def apply_fill(self, fill: OrderFilled) -> list[Event]:
@@ -117,7 +118,12 @@ class Portfolio:
         topics = self._topics.get((venue, symbol))
         if topics is None:
             topics = self._topics[(venue, symbol)] = (f"positions.{venue}.{symbol}", f"account.{venue}")
-        if not (j.wanted(topics[0]) or j.wanted(topics[1])):
+        # whether anyone keeps or reads them, asked again only when the bus's subscriptions changed
+        want = self._wanted.get((venue, symbol))
+        version = (j.bus.version, j.store)
+        if want is None or want[0] != version:
+            want = self._wanted[(venue, symbol)] = (version, j.wanted(topics[0]) or j.wanted(topics[1]))
+        if not want[1] and not getattr(j.store, "keep", True):
             return []  # nobody keeps or reads them (a backtest's in-memory store): not made at all
         out = self._position_events(pos, before, inst, ts)
         for asset in assets:

@@ -255,3 +255,58 @@ async def test_fuzz_no_limit_breaking_order_reaches_the_venue(tmp_path: Path, se
     assert guard.seen == sent
     assert guard.violations == []
     await k.stop()
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+async def test_fast_pass_implies_every_check_passes(tmp_path: Path, seed: int) -> None:
+    """RiskEngine._clear (every built-in check's pass condition for a market order, evaluated in
+    one place) never lets through an order that one of the checks would deny: random limits,
+    positions, open orders, capital, order sizes and sides."""
+    from quantai_tui.core.enums import TimeInForce
+    from quantai_tui.engine.risk.base import OrderIntent
+
+    rng = random.Random(seed)
+    checked = cleared = 0
+    for round_ in range(6):
+        s = base_settings(
+            max_order_qty=rng.choice([{}, {SYM: D("0.5")}, {"*": D("2")}]),
+            max_order_notional=rng.choice([D(0), D("20000"), D("60000")]),
+            max_position_notional=rng.choice([D(0), D("40000"), D("90000")]),
+            max_position_qty=rng.choice([{}, {SYM: D("1.5")}]),
+            max_open_orders=rng.choice([0, 2, 10]),
+            max_orders_per_second=rng.choice([0.0, 3.0, 50.0]),
+            check_balance=rng.random() < 0.7,
+            symbol_whitelist=rng.choice([[], [SYM], ["ETH/USDT"]]),
+            daily_loss_limit=rng.choice([D(0), D(0), D("100")]),
+            max_drawdown_pct=rng.choice([D(0), D(0), D("1")]),
+        )
+        k, v = await kernel_with(tmp_path / str(round_), s)
+        risk = k.risk
+        clock: TestClock = k.clock  # type: ignore[assignment]
+        for _ in range(150):
+            if rng.random() < 0.25:  # a position or an open order to check against
+                side = rng.choice([OrderSide.BUY, OrderSide.SELL])
+                q = rng.choice(["0.1", "0.5", "1.0"])
+                res = await k.execute(cmd(side, q, "49000.00" if side is OrderSide.BUY else "51000.00"))
+                if res.ok and rng.random() < 0.6:
+                    v.fill(res.client_order_id, q, "50000.00")
+            inst = k.cache.find_instrument("fake", SYM)
+            side = rng.choice([OrderSide.BUY, OrderSide.SELL])
+            qty = inst.make_qty(rng.choice([0.00001, 0.1, 0.4, 0.6, 1.0, 1.6, 2.5]))
+            ref = k.cache.mark("fake", SYM)
+            reduce_only = rng.random() < 0.1
+
+            def intent() -> OrderIntent:
+                return OrderIntent("fake", SYM, side, OrderType.MARKET, qty, None, None, TimeInForce.GTC, False,
+                                   reduce_only, "t", "x", inst, D(repr(ref)) if ref is not None else None)
+
+            plan = risk._fast_plan()
+            ok = risk._clear(intent(), risk.env, plan[2], plan[3])
+            reasons = [(c.name, c.check(intent(), risk.env)) for c in risk.checks]
+            denied = [r for r in reasons if r[1] is not None]
+            assert not (ok and denied), denied
+            checked += 1
+            cleared += ok
+            clock.advance_to(clock.timestamp_ns() + rng.choice([1_000_000, 300_000_000]))
+        await k.stop()
+    assert cleared > 20 and checked - cleared > 50, (checked, cleared)

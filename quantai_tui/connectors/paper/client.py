@@ -164,7 +164,7 @@ class PaperExecutionClient(BaseExecutionClient):
         vid = f"P{self._vid}"
         now = self.clock.timestamp_ns()
         q = f[5]
-        so = SimOrder(coid, f[3], f[4], q.raw if q.precision == m.size_prec else m.qty_raw(q), f[6], f[7], f[8], f[9],
+        so = SimOrder(coid, f[3], f[4], q._raw if q._prec == m.size_prec else m.qty_raw(q), f[6], f[7], f[8], f[9],  # noqa: SLF001
                       f[10], vid, now)
         rec = PaperOrder(f, vid, inst, now)
         self.orders[coid] = rec
@@ -176,9 +176,9 @@ class PaperExecutionClient(BaseExecutionClient):
             self.rejected(coid, symbol, out[0].reason, now)
             return
         rec.status = OrderStatus.ACCEPTED
-        # BaseExecutionClient.accepted, inlined (once per order)
-        t = self.clock.timestamp_ns()
-        self._report(OrderAccepted.make(coid, self.venue, symbol, vid, now or t, t))
+        # BaseExecutionClient.accepted, inlined (once per order); nothing waits in between, so
+        # the clock's reading at arrival is the time of the acceptance too
+        self._report(OrderAccepted.make(coid, self.venue, symbol, vid, now, now))
         if out:
             self._emit(out)
 
@@ -203,8 +203,12 @@ class PaperExecutionClient(BaseExecutionClient):
                                            price.as_decimal(), fee.as_decimal(), fee.currency, ex.ts)
                 elif not ex.order.leaves_raw:
                     rec.status = OrderStatus.FILLED
-                if rec.status is OrderStatus.FILLED:
-                    self._close(rec.coid)
+                if rec.status is OrderStatus.FILLED and self.open.pop(rec.coid, None) is not None:
+                    # _close, inline (once per order)
+                    closed = self._closed
+                    closed.append(rec.coid)
+                    while len(closed) > self.max_closed:
+                        self.orders.pop(closed.popleft(), None)
                 # BaseExecutionClient.filled, inlined (once per fill)
                 now = self.clock.timestamp_ns()
                 report(OrderFilled.make(rec.coid, venue, rec.symbol, vid, tid, rec.side, qty, price, fee,

@@ -108,8 +108,10 @@ class RateLimitCheck(Check):
 
     def __init__(self) -> None:
         self.sent: deque[int] = deque()
+        self.checked_at: int | None = None  # the clock time the order being checked was counted at
 
     def check(self, intent: OrderIntent, env: RiskEnv) -> str | None:
+        self.checked_at = None
         limit = env.settings.max_orders_per_second
         if limit <= 0 or intent.internal:
             return None
@@ -119,11 +121,15 @@ class RateLimitCheck(Check):
             sent.popleft()
         if len(sent) + 1 > limit:
             return f"{len(sent) + 1} orders in the last second > max {fmt(limit)}/s"
+        self.checked_at = now
         return None
 
     def on_pass(self, intent: OrderIntent, env: RiskEnv) -> None:
         if env.settings.max_orders_per_second > 0:
-            self.sent.append(env.clock.timestamp_ns())
+            # the order is counted at the time its check read (the same instant: one order)
+            now = self.checked_at
+            self.checked_at = None
+            self.sent.append(now if now is not None else env.clock.timestamp_ns())
 
 
 class MaxOrderQtyCheck(Check):
