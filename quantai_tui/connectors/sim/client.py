@@ -44,7 +44,7 @@ class SimMarketDataClient:
         depth: int = 20,
         start_ns: int | None = None,
         interval_s: float = 0.005,
-        max_batch: int = 256,
+        max_batch: int = 32,  # ~1-2 ms of engine work: a kill command never waits behind a long batch
     ) -> None:
         self._publish = publish
         self._clock: Clock = clock or LiveClock()
