@@ -27,6 +27,7 @@ from __future__ import annotations
 import inspect
 import logging
 import re
+from types import MethodType
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar, Generic, Protocol, TypeVar, runtime_checkable
@@ -48,6 +49,7 @@ from quantai_tui.core.events import (
 )
 from quantai_tui.core.instruments import Instrument
 from quantai_tui.core.values import Price, Quantity
+from quantai_tui.engine.strategy_sync import sync_twin
 
 T = TypeVar("T")
 Driver = Callable[[Coroutine[Any, Any, Any]], Any]
@@ -269,6 +271,14 @@ class Strategy:
             return fn
         drive = self._drive
         if drive is drive_sync:
+            # the handler's synchronous twin when it can have one (engine/strategy_sync.py): the
+            # same statements run as a plain function, each await run to its end in place, with
+            # no coroutine to make and drive per event
+            func = getattr(fn, "__func__", None)
+            if func is not None and getattr(fn, "__self__", None) is self and getattr(type(self), method, None) is func:
+                twin = sync_twin(func)
+                if twin is not None:
+                    return MethodType(twin, self)
             sid = self.id
 
             def call(ev: Any, _next: Any = next, _done: Any = _DONE) -> None:
