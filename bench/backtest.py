@@ -155,6 +155,7 @@ def main() -> None:
 
     n = a.ticks
     lines: list[str] = []
+    load0 = os.getloadavg()[0]
 
     def say(s: str) -> None:
         print(s, flush=True)
@@ -175,7 +176,8 @@ def main() -> None:
         eng_s, res = timed(lambda: run_backtest("ma_crossover", path, params, **kw), a.repeat)
         rate = n / eng_s
         toy_rate = n / toy_s
-        say(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+        say(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
+            f"load average (1 min) at the start {load0:.2f}")
         say(f"ticks: {n:,} synthetic trades (bench/backtest.py make_ticks, seed 42)")
         say("")
         say("| what | time | ticks/s | orders |")
@@ -246,6 +248,8 @@ def main() -> None:
         say(f"| 200/1000 end to end | {few_s:.4f} s | {n / few_s:,.0f} | {fres.orders:,} |")  # type: ignore[attr-defined]
         say(f"| 20/100, every order through the kernel (the fallback when a check could deny; fills identical: "
             f"{same_k}) | {kern_s:.3f} s | {n / kern_s:,.0f} | {kres.orders:,} |")  # type: ignore[attr-defined]
+    say("")
+    say(f"load average (1 min) at the end: {os.getloadavg()[0]:.2f}")
     if a.write:
         _write(lines)
 
