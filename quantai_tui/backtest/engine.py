@@ -204,6 +204,9 @@ class LazyFills(Sequence[FillRecord]):
 
     __hash__ = None  # type: ignore[assignment]
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (list, (self._list(),))  # pickled (or deep-copied) as the plain list of records
+
     def __repr__(self) -> str:
         return f"LazyFills({self._n} fills)"
 
