@@ -26,7 +26,7 @@ from quantai_tui.backtest.sources import DataSource
 from quantai_tui.core.clock import TestClock, TimerCallback
 from quantai_tui.core.enums import OrderSide, TradingMode
 from quantai_tui.core.errors import DataError
-from quantai_tui.core.events import Event, OrderDenied, OrderFilled, OrderSubmitted, market_topic
+from quantai_tui.core.events import Event, OrderAccepted, OrderDenied, OrderFilled, OrderSubmitted, market_topic
 from quantai_tui.core.instruments import Instrument
 from quantai_tui.core.values import _POW10, EXACT
 from quantai_tui.engine.strategy import Strategy, drive_sync
@@ -283,7 +283,10 @@ class BacktestEngine:
 
     # --- what a backtest records (per order and per fill, never per tick) ---------------------------------
     def _on_order_event(self, ev: Any) -> None:
-        if type(ev) is not OrderFilled:
+        t = type(ev)
+        if t is not OrderFilled:
+            if t is OrderAccepted:  # every order's second event: nothing to record
+                return
             if isinstance(ev, OrderSubmitted):
                 self.orders += 1
                 self._sid[ev.client_order_id] = ev.strategy_id

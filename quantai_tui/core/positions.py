@@ -214,7 +214,14 @@ class Ledger:
         return total
 
     def free(self, venue: str, asset: str) -> Decimal:
-        return EXACT.subtract(self.balance(venue, asset), self.margin_used(venue, asset))
+        # balance() and margin_used(), inline (every risk-checked order reads this)
+        b = self.balances.get(venue)
+        total = b.get(asset, ZERO) if b is not None else ZERO
+        used = ZERO
+        for (v, _), p in self.positions.items():
+            if v == venue and p.derivative and p.qty and p.settle == asset:
+                used = EXACT.add(used, p.margin())
+        return EXACT.subtract(total, used)
 
     def apply_fill(self, venue: str, inst: Any, signed_qty: Decimal, price: Decimal, fee: Decimal, fee_asset: str,
                    ts: int = 0) -> tuple[NettingPosition, Decimal, Decimal, tuple[str, ...]]:

@@ -44,7 +44,7 @@ class PaperOrder:
         self.status = OrderStatus.SUBMITTED
         self.quantity: Quantity = fields[5]
         self.price: Price | None = fields[6]
-        p = self.quantity.precision
+        p = self.quantity._prec  # noqa: SLF001
         self.filled = ZERO_QUANTITIES[p] if 0 <= p <= 18 else Quantity.from_raw(0, p)
         self.notional = _ZERO
         self.fills: list[tuple[str, Quantity, Price, Money, int]] = []

@@ -221,8 +221,8 @@ class RiskEngine:
                 if aw > abs(pos):
                     if lim_q and aw > lim_q:
                         return False
-                    if lim_n and (ref is None or inst.notional(ref, aw) > lim_n):
-                        return False
+                    if lim_n and (ref is None or (n if aw == qd else inst.notional(ref, aw)) > lim_n):
+                        return False  # (the position's value is the order's when it opens from flat)
         if BalanceCheck in kinds and s.check_balance:
             if ref is None or inst.kind is not InstrumentKind.SPOT:
                 return False
