@@ -13,6 +13,7 @@ from typing import Any
 from quantai_tui.connectors.base_execution import BaseExecutionClient
 from quantai_tui.connectors.sim.instruments import INSTRUMENTS
 from quantai_tui.core.clock import Clock, TestClock
+from quantai_tui.core.commands import SubmitOrder
 from quantai_tui.core.enums import AggressorSide, LiquiditySide, OrderSide, OrderStatus, OrderType, TradingMode
 from quantai_tui.core.errors import VenueRejected
 from quantai_tui.core.events import OrderBookDeltas, QuoteTick, TradeTick, market_topic
@@ -240,3 +241,12 @@ class ScriptedVenue(FakeVenue):
 
 def order_types() -> tuple[OrderType, ...]:
     return tuple(OrderType)
+
+
+async def place_limit(k: Kernel, venue: str = "fake") -> str:
+    """One resting limit buy of 1 BTC/USDT at 40,000 through the kernel; its client order id."""
+    inst = k.cache.instrument(venue, "BTC/USDT")
+    res = await k.execute(SubmitOrder(venue, "BTC/USDT", OrderSide.BUY, OrderType.LIMIT, inst.make_qty("1"),
+                                      inst.make_price(40_000)))
+    assert res.ok and res.client_order_id
+    return res.client_order_id

@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 
 from quantai_tui.core.clock import TestClock
-from quantai_tui.core.commands import EngageKillSwitch, SubmitOrder
-from quantai_tui.core.enums import OrderSide, OrderStatus, OrderType
+from quantai_tui.core.commands import EngageKillSwitch
+from quantai_tui.core.enums import OrderStatus
 from quantai_tui.core.errors import VenueRejected
 from quantai_tui.core.events import OrderAccepted
 from quantai_tui.engine.kernel import Kernel
 
-from tests.trading.helpers import T0, ScriptedVenue, make_kernel, make_settings, standard_book
+from tests.trading.helpers import T0, ScriptedVenue, make_kernel, make_settings, place_limit, standard_book
 
 
 def settings(retry_s: float = 0.05):  # noqa: ANN201
@@ -36,17 +36,10 @@ async def engine(tmp_path: Path, retry_s: float = 0.05) -> tuple[Kernel, Scripte
     return k, v
 
 
-async def place(k: Kernel) -> str:
-    inst = k.cache.instrument("fake", "BTC/USDT")
-    res = await k.execute(SubmitOrder("fake", "BTC/USDT", OrderSide.BUY, OrderType.LIMIT, inst.make_qty("1"),
-                                      inst.make_price(40_000)))
-    assert res.ok
-    return res.client_order_id  # type: ignore[return-value]
-
 
 async def test_the_watchdog_cancels_what_the_sweep_could_not(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     k, v = await engine(tmp_path)
-    a = await place(k)
+    a = await place_limit(k)
     v.fail["cancel_all"] = ConnectionResetError("cancel-all endpoint down")
     v.fail["cancel"] = VenueRejected("busy, try again")  # the fallback, order by order, is refused too
     with caplog.at_level(logging.WARNING, logger="quantai.killswitch"):
@@ -65,7 +58,7 @@ async def test_the_watchdog_cancels_what_the_sweep_could_not(tmp_path: Path, cap
 async def test_an_order_accepted_after_the_sweep_is_canceled_on_its_acknowledgement(tmp_path: Path) -> None:
     k, v = await engine(tmp_path, retry_s=60.0)  # no watchdog round within the test
     v.silent = True  # the venue's acknowledgement is late: here the order is still SUBMITTED
-    a = await place(k)
+    a = await place_limit(k)
     v.silent = False
     o = k.oms.get(a)
     assert o.status is OrderStatus.SUBMITTED

@@ -9,14 +9,13 @@ from decimal import Decimal
 from pathlib import Path
 
 from quantai_tui.core.clock import TestClock
-from quantai_tui.core.commands import SubmitOrder
 from quantai_tui.core.enums import OrderSide, OrderStatus, OrderType, TradingState
 from quantai_tui.core.execution import FillReport, OrderRequest, OrderStatusReport
 from quantai_tui.core.values import Price, Quantity
 from quantai_tui.engine.kernel import Kernel
 from quantai_tui.store.sqlite import read_events
 
-from tests.trading.helpers import T0, FakeVenue, VenueState, make_kernel, make_settings
+from tests.trading.helpers import T0, FakeVenue, VenueState, make_kernel, make_settings, place_limit
 
 S = OrderStatus
 
@@ -40,13 +39,6 @@ async def engine(tmp_path: Path, state: VenueState, cls: type[FakeVenue] = FakeV
     return k, v
 
 
-async def place(k: Kernel) -> str:
-    inst = k.cache.instrument("fake", "BTC/USDT")
-    res = await k.execute(SubmitOrder("fake", "BTC/USDT", OrderSide.BUY, OrderType.LIMIT, inst.make_qty("1"),
-                                      inst.make_price(40_000)))
-    assert res.ok and res.client_order_id
-    return res.client_order_id
-
 
 def venue_order(state: VenueState, coid: str, status: OrderStatus = S.ACCEPTED, side: OrderSide = OrderSide.SELL) -> None:
     req = OrderRequest(coid, "fake", "BTC/USDT", side, OrderType.LIMIT, Quantity("1.00000"), Price("60000.00"))
@@ -68,7 +60,7 @@ async def test_an_order_that_never_reached_the_venue_is_closed_and_trading_goes_
     state = VenueState()
     k, v = await engine(tmp_path, state)
     v.silent = True  # no acknowledgement before the engine stops
-    coid = await place(k)
+    coid = await place_limit(k)
     assert k.oms.get(coid).status is S.SUBMITTED
     await k.stop()
     del state.orders[coid]  # the venue never had it (the request was lost)
@@ -84,7 +76,7 @@ async def test_an_order_that_never_reached_the_venue_is_closed_and_trading_goes_
 async def test_an_accepted_order_the_venue_no_longer_knows_cannot_be_explained(tmp_path: Path) -> None:
     state = VenueState()
     k, _ = await engine(tmp_path, state)
-    coid = await place(k)
+    coid = await place_limit(k)
     assert k.oms.get(coid).status is S.ACCEPTED
     await k.stop()
     del state.orders[coid]
@@ -111,7 +103,7 @@ async def test_someone_elses_orders_are_reported_and_left_alone(tmp_path: Path) 
 async def test_an_order_closed_here_but_open_at_the_venue_halts(tmp_path: Path) -> None:
     state = VenueState()
     k, v = await engine(tmp_path, state)
-    coid = await place(k)
+    coid = await place_limit(k)
     v.cancel_at_venue(coid)
     assert k.oms.get(coid).status is S.CANCELED
     await k.stop()
@@ -126,7 +118,7 @@ async def test_an_order_closed_here_but_open_at_the_venue_halts(tmp_path: Path) 
 async def test_fills_without_an_order_or_that_do_not_fit_it_are_unresolved(tmp_path: Path) -> None:
     state = VenueState()
     k, v = await engine(tmp_path, state)
-    coid = await place(k)
+    coid = await place_limit(k)
     v.fill(coid, "1", "40000")
     assert k.oms.get(coid).status is S.FILLED
     await k.stop()
