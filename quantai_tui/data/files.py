@@ -224,6 +224,10 @@ class DayFileWriter:
         """Fold the main file and every part into the main file; remove the parts. Returns the
         main path (None if nothing was ever written)."""
         if not self._live:
+            try:
+                parts_dir(self.main).rmdir()  # empty after a merge's sources were removed
+            except OSError:
+                pass
             return self.main if self.main.exists() else None
         sources = ([self.main] if self.main.exists() else []) + [p for _, _, p in self._live]
         last = self._live[-1][1]
@@ -238,3 +242,20 @@ class DayFileWriter:
         except OSError:
             pass
         return self.main
+
+
+def compact_leftovers(directory: Path, prefix: str = "") -> list[Path]:
+    """Compact every logical file in `directory` whose name starts with `prefix` and still has
+    parts (left by a recorder that was killed): each becomes its main file alone. Returns the
+    main paths. Call only where no other writer is growing those files."""
+    done = []
+    for d in sorted(directory.glob(f"{prefix}*{PARTS_SUFFIX}")):
+        main = logical_path(d)
+        first = next((p for _, _, p in _parts(main)), None)
+        meta = read_meta(main) if main.exists() else read_meta(first) if first else None
+        if meta is None:
+            continue
+        path = DayFileWriter(main, meta).finalize()
+        if path is not None:
+            done.append(path)
+    return done

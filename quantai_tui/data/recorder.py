@@ -5,7 +5,8 @@ only appends to column lists; every `flush_interval_s` the lists are swapped out
 as a durable part in a worker thread (data/files.py), so a kill -9 loses at most one flush
 interval. Files are per venue, symbol, kind and UTC day (of ts_init), named by
 `schema.file_name`; when the clock passes midnight the previous day's files are compacted
-into their final form. `close()` flushes and compacts everything.
+into their final form. `close()` flushes and compacts everything, including the parts a
+killed session left of this recorder's symbols (kinds or days this session never wrote).
 
 Each message gets a `seq` (session start in ns + message number), strictly increasing
 across kinds and across recordings, so a replay merged by (ts_init, seq) returns the events
@@ -27,7 +28,8 @@ from typing import Any
 from quantai_tui.core.clock import Clock, LiveClock
 from quantai_tui.core.events import Event, OrderBookDeltas
 from quantai_tui.data.codec import KIND_OF, ColumnBuffer
-from quantai_tui.data.files import DayFileWriter
+from quantai_tui.data.files import DayFileWriter, compact_leftovers
+from quantai_tui.core.symbols import file_token
 from quantai_tui.data.schema import FileMeta, file_name
 
 log = logging.getLogger("quantai.data.recorder")
@@ -69,6 +71,7 @@ class Recorder:
         self._bytes_done = 0  # by writers already finalized and dropped
         self.files_done: list[Path] = []
         self._accept: set[tuple[str, str, str]] | None = None
+        self._pairs: set[tuple[str, str]] = set()  # (venue, symbol) written
 
     # --- the bus side: cheap, synchronous ------------------------------------------------------------
     def accept(self, venue: str, symbols: Iterable[str], kinds: Iterable[str]) -> None:
@@ -163,8 +166,12 @@ class Recorder:
             w = self._writers.pop(key)
             path = w.finalize()
             self._bytes_done += w.data_bytes
+            self._pairs.add((key[0], key[1]))
             if path is not None:
                 self.files_done.append(path)
+        if final:  # parts a killed session left of files this one never wrote (a kind, a day)
+            for venue, symbol in sorted(self._pairs | {(v, s) for v, s, _ in self._accept or ()}):
+                self.files_done += compact_leftovers(self.out_dir, f"{venue}_{file_token(symbol)}_")
 
     async def close(self) -> list[Path]:
         """Stop the flush task, write everything, compact every file. Returns the files."""
