@@ -77,4 +77,5 @@ class MemoryStore:
         return self._seq
 
     async def count(self) -> int:
-        return len(self.events)
+        """Events appended (kept or not: `keep=False` keeps only this count)."""
+        return self._seq

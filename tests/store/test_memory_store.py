@@ -67,3 +67,4 @@ def test_keep_false_keeps_only_the_count_but_still_tells_listeners() -> None:
         store.append_nowait(tick(i))
     assert store.events == []  # memory stays flat
     assert store.last_seq == 100 and heard == list(range(1, 101))
+    assert run_sync(store.count()) == 100
