@@ -341,10 +341,9 @@ class Headless:
                 if getattr(store, "is_open", False):
                     await store.close()
         if self._advisor is not None:
-            try:
-                await self._advisor.aclose()  # the model client's HTTP connections
-            except Exception:
-                log.debug("closing the advisor failed", exc_info=True)
+            from quantai_tui.ai.advisor import close_advisor
+
+            await close_advisor(self._advisor, self.strategy.id if self.strategy else "headless")
         if self.printer is not None:
             await asyncio.to_thread(self.printer.close)
         if self.metrics is not None:

@@ -94,3 +94,14 @@ def attach_advisor(strategy: Any, settings: Settings, env: Mapping[str, str] | N
         return False
     strategy.advisor = LLMAdvisor(client, timeout_s=min(60.0, float(settings.llm.timeout_s)))
     return True
+
+
+async def close_advisor(advisor: Any, owner: str) -> None:
+    """Close an attached advisor's model client (its HTTP connections); a failure to close is
+    only logged: the strategy has stopped either way."""
+    if advisor is None:
+        return
+    try:
+        await advisor.aclose()
+    except Exception:
+        log.debug("closing the advisor of %s failed", owner, exc_info=True)

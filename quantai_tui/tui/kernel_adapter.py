@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import heapq
-import logging
 from collections.abc import Callable, Coroutine, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -30,7 +29,6 @@ if TYPE_CHECKING:
     from quantai_tui.core.orders import Order
     from quantai_tui.engine.kernel import Kernel
 
-log = logging.getLogger("quantai.tui")
 T = TypeVar("T")
 RECENT_CLOSED = 50
 _CENT = Decimal("0.01")
@@ -176,7 +174,6 @@ class KernelFacade:
     async def _close_advisor(self, strategy_id: str) -> None:
         advisor = self._advisors.pop(strategy_id, None)
         if advisor is not None:
-            try:
-                await advisor.aclose()  # the model client's HTTP connections
-            except Exception:
-                log.debug("closing the advisor of %s failed", strategy_id, exc_info=True)
+            from quantai_tui.ai.advisor import close_advisor
+
+            await close_advisor(advisor, strategy_id)
