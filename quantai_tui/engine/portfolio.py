@@ -301,7 +301,8 @@ class Portfolio:
         eq = self.equity() if eq is None else eq
         day = utc_day_start_ns(now)
         store = False
-        if day != self.day_start_ns or self.day_start_equity is None:
+        # a zero baseline (asked before any balance was known) would switch the daily loss limit off
+        if day != self.day_start_ns or self.day_start_equity is None or (not self.day_start_equity and eq > 0):
             self.day_start_ns = day
             self.day_start_equity = eq
             store = True
@@ -319,6 +320,14 @@ class Portfolio:
         eq = self.equity() if eq is None else eq
         self.update_baseline(now, eq)
         return eq - (self.day_start_equity or eq)
+
+    def day_pnl_view(self, eq: float | None = None) -> float:
+        """`day_pnl` for display: reads the baseline and never sets one (a view that asks before
+        the engine has started, balances loaded, would otherwise fix the day's start at zero)."""
+        eq = self.equity() if eq is None else eq
+        if not self.day_start_equity or self.day_start_ns != utc_day_start_ns(self.clock.timestamp_ns()):
+            return 0.0
+        return eq - self.day_start_equity
 
     def drawdown_pct(self, now: int | None = None, eq: float | None = None) -> float:
         now = self.clock.timestamp_ns() if now is None else now

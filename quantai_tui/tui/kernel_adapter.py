@@ -133,7 +133,8 @@ class KernelFacade:
 
     def account(self) -> AccountView:
         pf = self.kernel.portfolio
-        eq, day = pf.equity(), pf.day_pnl()
+        eq = pf.equity()
+        day = pf.day_pnl_view(eq)  # read only: the engine sets the day's baseline
         return AccountView(Decimal(repr(eq)).quantize(_CENT), Decimal(repr(day)).quantize(_CENT), pf.currency)
 
     def trading_state(self) -> TradingState:

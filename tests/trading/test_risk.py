@@ -152,6 +152,30 @@ async def test_loss_limits_allow_reducing_and_switch_to_reducing(tmp_path: Path)
     await k.stop()
 
 
+async def test_a_status_view_read_before_the_start_keeps_the_daily_loss_limit(tmp_path: Path) -> None:
+    """The TUI's status bar reads equity and day P&L as soon as it draws, before the engine has
+    started and loaded balances: that read must not fix the day's baseline at zero (which made
+    the day's P&L 0 whatever was lost, and the daily loss limit never fire)."""
+    from quantai_tui.tui.kernel_adapter import KernelFacade
+
+    clock = TestClock(T0)
+    venue = FakeVenue("fake", None, clock)
+    k = make_kernel(tmp_path, venues=("fake",), symbols=(SYM,), clock=clock, execution={"fake": venue},
+                    settings=base_settings(daily_loss_limit=D("200")))
+    venue.bind(k.oms.on_report)
+    early = KernelFacade(k).account()  # before start: nothing known yet
+    assert early.equity == 0 and early.day_pnl == 0
+    await k.start()
+    publish_quote(k, "fake", SYM, 49_999.5, 50_000.5)
+    k.portfolio.sample_equity()  # the engine's own equity timer sets the baseline
+    assert k.portfolio.day_start_equity == k.portfolio.equity() > 0
+    await long_then_drop(k, v=venue)
+    assert KernelFacade(k).account().day_pnl < -200
+    res = await k.execute(cmd(qty="0.1"))
+    assert not res.ok and "daily" in res.message.lower(), res.message
+    await k.stop()
+
+
 async def test_trading_states(tmp_path: Path) -> None:
     k, v = await kernel_with(tmp_path, base_settings())
     await long_one(k, v)
