@@ -25,6 +25,7 @@ from quantai_tui.tui import themes as theme_data
 from quantai_tui.tui.backtest_service import BacktestService
 from quantai_tui.tui.bridge import Bridge, EngineFacade
 from quantai_tui.tui.commands import PROVIDERS
+from quantai_tui.tui.formatting import short_id
 from quantai_tui.tui.keys import SPECS_BY_ID, display_key, effective_keys, textual_bindings, unknown_ids
 from quantai_tui.tui.screens.confirm import ConfirmScreen
 from quantai_tui.tui.screens.help import HelpScreen
@@ -354,7 +355,7 @@ class QuantAIApp(App[int]):
         if order is None or not order.is_open:
             self.notify("select an open order in the Orders pane first (o focuses it)")
             return
-        await self._run_command(self.bridge.cancel(order.client_order_id), f"cancel #{coid[-6:]}")
+        await self._run_command(self.bridge.cancel(order.client_order_id), f"cancel #{short_id(order.client_order_id)}")
 
     async def action_cancel_all(self) -> None:
         await self._run_command(self.bridge.cancel_all(), "cancel all open orders")

@@ -189,9 +189,10 @@ async def _cancel(app: QuantAIApp, chat: ChatPane, target: str) -> None:
             await app.bridge.cancel_all()
             chat.say("cancel all sent", "ok")
             return
-        matches = [o for o in app.bridge.open_orders() if o.client_order_id.endswith(target)]
+        matches = [o for o in app.bridge.open_orders()
+                   if short_id(o.client_order_id) == target or o.client_order_id.endswith(target)]
         if len(matches) != 1:
-            chat.say(f"no single open order ends with {target!r}" if not matches
+            chat.say(f"no open order #{target}" if not matches
                      else f"{target!r} matches {len(matches)} orders; give more of the id", "error")
             return
         await app.bridge.cancel(matches[0].client_order_id)

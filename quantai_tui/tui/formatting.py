@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from quantai_tui.core import events as ev
+from quantai_tui.core.identifiers import display_id
 
 
 def fmt_num(value: float | Decimal | None, places: int = 2, sign: bool = False) -> str:
@@ -16,8 +17,8 @@ def fmt_num(value: float | Decimal | None, places: int = 2, sign: bool = False) 
 
 
 def short_id(client_order_id: str) -> str:
-    """The tail of a client order id: unique enough on screen, short enough to read."""
-    return client_order_id[-6:] if len(client_order_id) > 6 else client_order_id
+    """A client order id as the panes show it: unique enough on screen, short enough to read."""
+    return display_id(client_order_id)
 
 
 def describe_event(e: Any) -> tuple[int, str]:

@@ -11,7 +11,7 @@ from quantai_tui.core.clock import TestClock, TimeEvent, utc_day_start_ns
 from quantai_tui.core.enums import AggressorSide
 from quantai_tui.core.errors import ValidationError
 from quantai_tui.core.events import OrderBookDeltas, TradeTick
-from quantai_tui.core.identifiers import ClientOrderIdGenerator, check_client_order_id
+from quantai_tui.core.identifiers import ClientOrderIdGenerator, check_client_order_id, display_id
 
 
 def test_client_order_ids_are_unique_safe_and_deterministic() -> None:
@@ -23,6 +23,16 @@ def test_client_order_ids_are_unique_safe_and_deterministic() -> None:
         assert len(coid) <= 32 and coid.isalnum()
     g2 = ClientOrderIdGenerator("qa", tag="x1")
     assert [g2.next(1_700_000_000_000_000_000 + (i // 3)) for i in range(3000)] == ids
+
+
+def test_display_ids_tell_one_process_s_orders_apart() -> None:
+    gen = ClientOrderIdGenerator("qa", tag="wz")
+    t0 = 1_795_871_105_271_390_867
+    spaced = [gen.next(t0 + k * 1_000_000) for k in range(2000)]  # one a millisecond
+    burst = [gen.next(t0 + 5_000_000_000) for _ in range(36)]  # many in the same nanosecond
+    shown = [display_id(c) for c in spaced + burst]
+    assert len(set(shown)) == len(shown) and all(len(s) == 6 for s in shown)
+    assert display_id("my-own-order-17") == "der-17" and display_id("abc") == "abc"  # other ids: the tail
 
 
 def test_bad_client_order_ids_are_refused() -> None:

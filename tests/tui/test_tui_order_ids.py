@@ -1,0 +1,55 @@
+"""Orders sent one after another show different ids in the panes, and `/cancel ID` with the id
+the Orders pane shows cancels exactly that order: the TUI on the real engine (paper, sim)."""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+
+from tests.tui.helpers import SIZE, screen_text
+
+from quantai_tui.commands.tui_engine import build_engine
+from quantai_tui.core.enums import TradingMode
+from quantai_tui.paths import Paths
+from quantai_tui.settings.schema import Settings, TuiSettings
+from quantai_tui.tui.app import AppOptions, QuantAIApp
+from quantai_tui.tui.formatting import short_id
+from textual.widgets import Input
+
+
+async def _say(app: QuantAIApp, pilot, text: str) -> None:  # type: ignore[no-untyped-def]
+    """Type a line into the chat and send it (the value set at once: a live feed keeps the
+    screen busy, and a press per character would wait for it every time)."""
+    app.screen.query_one("#chat-input", Input).value = text
+    await pilot.press("enter")
+
+
+async def _until(cond, what: str, pilot) -> None:  # type: ignore[no-untyped-def]
+    for _ in range(200):
+        if cond():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def test_two_orders_get_two_ids_and_cancel_by_the_shown_id_cancels_one() -> None:
+    facade = build_engine(Settings(), Paths(), "sim", ["BTC/USDT"], TradingMode.PAPER)
+    app = QuantAIApp(facade, AppOptions(tui=TuiSettings(), deterministic=True, log_level=logging.INFO))
+    async with app.run_test(size=SIZE) as pilot:
+        await _until(lambda: facade.kernel.started and facade.kernel.cache.mark("sim", "BTC/USDT"), "prices",
+                     pilot)
+        mid = Decimal(repr(facade.kernel.cache.mark("sim", "BTC/USDT")))
+        price = (mid * Decimal("0.99")).quantize(Decimal("0.01"))  # rests in the book, inside the price band
+        await pilot.press("slash")
+        for _ in range(2):
+            await _say(app, pilot, f"/buy 0.001 @ {price}")
+        await _until(lambda: len(app.bridge.open_orders()) == 2, "two open orders", pilot)
+        first, second = sorted(app.bridge.open_orders(), key=lambda o: o.client_order_id)
+        shown = short_id(first.client_order_id), short_id(second.client_order_id)
+        assert shown[0] != shown[1]
+        await pilot.pause(0.3)
+        text = screen_text(app)
+        assert f"#{shown[0]}" in text and f"#{shown[1]}" in text
+        await _say(app, pilot, f"/cancel {shown[0]}")
+        await _until(lambda: len(app.bridge.open_orders()) == 1, "one order canceled", pilot)
+        assert [o.client_order_id for o in app.bridge.open_orders()] == [second.client_order_id]
