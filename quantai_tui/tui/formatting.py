@@ -16,6 +16,17 @@ def fmt_num(value: float | Decimal | None, places: int = 2, sign: bool = False) 
     return f"{value:{'+' if sign else ''},.{places}f}"
 
 
+def plain_price(value: Any) -> str:
+    """An average price without the padding zeros of its extra precision (68498.040000 ->
+    68498.04); the digits it has are kept."""
+    text = str(value)
+    if "." in text and "e" not in text.lower():
+        whole, frac = text.split(".")
+        frac = frac.rstrip("0").ljust(2, "0")
+        text = f"{whole}.{frac}"
+    return text
+
+
 def short_id(client_order_id: str) -> str:
     """A client order id as the panes show it: unique enough on screen, short enough to read."""
     return display_id(client_order_id)
@@ -53,7 +64,7 @@ def describe_event(e: Any) -> tuple[int, str]:
     if isinstance(e, ev.BookResynced):
         return logging.WARNING, f"{e.venue} {e.symbol} book resynced: {e.reason}"
     if isinstance(e, ev.PositionOpened):
-        return logging.INFO, f"position opened {e.symbol} {e.side} {e.quantity} @ {e.avg_price}"
+        return logging.INFO, f"position opened {e.symbol} {e.side} {e.quantity} @ {plain_price(e.avg_price)}"
     if isinstance(e, ev.PositionClosed):
         return logging.INFO, f"position closed {e.symbol}, realised {e.realized_pnl}"
     if coid:

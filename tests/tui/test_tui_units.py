@@ -159,3 +159,15 @@ async def test_bridge_flags_stale_data() -> None:
     now[0] += 6.0
     assert bridge.status_now().stale
     await bridge.stop()
+
+
+def test_log_lines_of_positions_show_prices_without_padding_zeros() -> None:
+    from quantai_tui.core.enums import PositionSide
+    from quantai_tui.core.events import PositionOpened
+    from quantai_tui.core.values import Money, Price, Quantity
+    from quantai_tui.tui.formatting import describe_event, plain_price
+
+    e = PositionOpened("sim", "BTC/USDT", PositionSide.LONG, Quantity("0.01000"), Price("68498.040000"),
+                       Money("0", "USDT"), ts_event=1, ts_init=1)
+    assert describe_event(e)[1] == "position opened BTC/USDT LONG 0.01000 @ 68498.04"
+    assert plain_price(Price("68498.041250")) == "68498.04125" and plain_price(Price("3000")) == "3000"
