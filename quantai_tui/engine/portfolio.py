@@ -39,6 +39,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("quantai.portfolio")
 _BASELINE_EVERY_NS = 60_000_000_000  # a new peak is stored at most once a minute
+# a day's baseline waits this long for the first price of every held asset (see update_baseline)
+_PRICE_GRACE_NS = 30_000_000_000
 
 
 class EquityCurve:
@@ -88,6 +90,8 @@ class Portfolio:
         self.peak_equity: float | None = None
         self._baseline_stored_ns = 0
         self._warned: set[str] = set()
+        self.equity_complete = True  # the last equity() valued everything held
+        self._unpriced_since: int | None = None  # clock ns when equity was first incomplete
         self.sample_on_fill = True  # the equity curve gets a sample per fill (backtests keep their own)
         self._topics: dict[tuple[str, str], tuple[str, str]] = {}  # (venue, symbol) -> position, account topics
         self._wanted: dict[tuple[str, str], tuple[Any, bool]] = {}  # (venue, symbol) -> ((bus version, store), wanted)
@@ -257,8 +261,10 @@ class Portfolio:
         return mark
 
     def equity(self, venue: str | None = None) -> float:
-        """Balances valued at marks plus unrealised P&L of derivatives, in the valuation currency."""
+        """Balances valued at marks plus unrealised P&L of derivatives, in the valuation currency.
+        `equity_complete` says afterwards whether everything held had a price."""
         total = 0.0
+        complete = True
         for v, bals in self.ledger.balances.items():
             if venue is not None and v != venue:
                 continue
@@ -267,17 +273,22 @@ class Portfolio:
                     continue
                 px = self.asset_price(v, asset)
                 if px is None:
+                    complete = False
                     if asset not in self._warned:
                         self._warned.add(asset)
-                        log.warning("no price for %s in %s: left out of equity", asset, self.currency)
+                        log.info("no price yet for %s in %s: left out of equity until one arrives", asset,
+                                 self.currency)
                     continue
                 total += float(amount) * px
         for (v, s), p in self.ledger.positions.items():
             if p.qty and p.derivative and (venue is None or v == venue):
                 mark = self.cache.mark(v, s)
-                if mark is not None:
+                if mark is None:
+                    complete = False
+                else:
                     u = p.unrealized(mark)
                     total += u if p.settle == self.currency else u * (self.asset_price(v, p.settle) or 0.0)
+        self.equity_complete = complete
         return total
 
     def exposure(self, venue: str | None = None) -> float:
@@ -299,6 +310,17 @@ class Portfolio:
 
     def update_baseline(self, now: int, eq: float | None = None) -> None:
         eq = self.equity() if eq is None else eq
+        if not self.equity_complete:
+            # before the first prices (a start, a reconnect) equity leaves assets out: a day's
+            # start fixed then would book their whole value as the day's gain and loosen the
+            # daily loss limit by as much. Wait for the prices; an asset that never gets one
+            # (no market for it) is left out after the grace period.
+            if self._unpriced_since is None:
+                self._unpriced_since = now
+            if now - self._unpriced_since < _PRICE_GRACE_NS:
+                return
+        else:
+            self._unpriced_since = None
         day = utc_day_start_ns(now)
         store = False
         # a zero baseline (asked before any balance was known) would switch the daily loss limit off

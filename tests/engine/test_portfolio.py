@@ -95,3 +95,30 @@ async def test_a_fill_finer_than_the_lot_keeps_every_digit(tmp_path: Path) -> No
     opened = [e for _, e in read_events(tmp_path / "events.sqlite", types=["PositionOpened"])]
     assert len(opened) == 1 and isinstance(opened[0], PositionOpened)
     assert opened[0].quantity == Quantity("0.1234567") and opened[0].quantity.precision == 7
+
+
+async def test_the_day_s_baseline_waits_for_the_prices_of_what_is_held(tmp_path: Path) -> None:
+    """Held BTC has no price until the first quote: a day's start equity fixed before it would
+    count the BTC as the day's gain (and loosen the daily loss limit by its value)."""
+    clock = TestClock(T0)
+    k = make_kernel(tmp_path, clock=clock, sample_equity_s=0.0)  # samples taken here, by hand
+    await k.start()
+    pf = k.portfolio
+    pf.set_balance("sim", "BTC", Decimal("1"))
+    pf.sample_equity()
+    assert not pf.equity_complete and pf.day_start_equity is None  # no price for BTC yet
+    assert pf.day_pnl() == 0.0
+    publish_quote(k, "sim", "BTC/USDT", 49_999.0, 50_001.0)
+    pf.sample_equity()
+    assert pf.equity_complete and pf.day_start_equity == 10_000.0 + 50_000.0
+    # an asset with no market anywhere is left out once the grace period is over
+    day1 = pf.day_start_ns
+    clock.advance_to(clock.timestamp_ns() + 86_400 * 10**9)  # the next day: a new baseline is due
+    pf.set_balance("sim", "XYZ", Decimal("5"))
+    publish_quote(k, "sim", "BTC/USDT", 49_999.0, 50_001.0)
+    pf.sample_equity()
+    assert not pf.equity_complete and pf.day_start_ns == day1  # still waiting for XYZ's price
+    clock.advance_to(clock.timestamp_ns() + 31 * 10**9)
+    pf.sample_equity()
+    assert pf.day_start_equity == 60_000.0 and pf.day_start_ns > T0
+    await k.stop()
