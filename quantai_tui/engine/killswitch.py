@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 from quantai_tui.core.commands import SubmitOrder
 from quantai_tui.core.enums import OrderSide, OrderType, TradingState
-from quantai_tui.core.events import KillSwitchEngaged, KillSwitchReleased
+from quantai_tui.core.events import RESTATES_EVENT, KillSwitchEngaged, KillSwitchReleased
 from quantai_tui.core.values import Quantity
 from quantai_tui.engine.tasks import TaskGroup
 
@@ -95,7 +95,8 @@ class KillSwitch:
         self.journal.bus.publish("risk", kill_ev)
         if state_ev is not None:
             self.journal.bus.publish("risk", state_ev)
-        log.critical("KILL SWITCH ENGAGED by %s: %s (HALTED durable in %.2f ms)", source, reason, report.halted_ms)
+        log.critical("KILL SWITCH ENGAGED by %s: %s (HALTED durable in %.2f ms)", source, reason, report.halted_ms,
+                     extra=RESTATES_EVENT)
         # 3. sweep every venue at once
         report.orders_to_cancel = self.oms.open_count
         report.venues = sorted(self.oms.venues)
@@ -158,7 +159,7 @@ class KillSwitch:
         self.journal.bus.publish("risk", rel)
         if state_ev is not None:
             self.journal.bus.publish("risk", state_ev)
-        log.warning("kill switch released by %s: %s", source, reason)
+        log.warning("kill switch released by %s: %s", source, reason, extra=RESTATES_EVENT)
         return True
 
     async def close(self) -> None:

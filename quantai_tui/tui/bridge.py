@@ -86,6 +86,8 @@ class TuiLogHandler(logging.Handler):
         self._post = post
 
     def emit(self, record: logging.LogRecord) -> None:
+        if getattr(record, "restates_event", False):
+            return  # the event's own line is in the pane already
         try:
             text = f"{record.name.removeprefix('quantai.')}: {record.getMessage()}"
             self._post(m.LogLine(record.levelno, text, int(record.created * 1e9), "log"))

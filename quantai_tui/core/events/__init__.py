@@ -1,6 +1,6 @@
 """Domain events: immutable, past tense, stamped with ts_event and ts_init (ns)."""
 
-from quantai_tui.core.events.base import EVENT_TYPES, Event, event, ts
+from quantai_tui.core.events.base import EVENT_TYPES, RESTATES_EVENT, Event, event, ts
 from quantai_tui.core.events.connectivity import (
     BookResynced,
     ConnectorEvent,
@@ -56,6 +56,7 @@ __all__ = [
     "EVENT_TYPES",
     "MARKET_EVENTS",
     "ORDER_EVENTS",
+    "RESTATES_EVENT",
     "BalanceUpdated",
     "Bar",
     "BookResynced",

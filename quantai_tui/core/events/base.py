@@ -73,3 +73,8 @@ def _fast_constructor(cls: type, names: list[str]) -> Callable[..., Any]:
     twin.__init__ = ns["__init__"]  # type: ignore[misc]
     twin.__qualname__ = f"{cls.__qualname__}.make"
     return twin
+
+
+#: `extra` for a log record that says in words what a published event says: a view that shows
+#: both the engine's events and its log (the TUI's Log pane) shows the event's line only.
+RESTATES_EVENT = {"restates_event": True}

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from quantai_tui.core.enums import InstrumentKind, OrderSide, OrderType, TradingState
 from quantai_tui.core.errors import ConfigError
-from quantai_tui.core.events import TradingStateChanged
+from quantai_tui.core.events import RESTATES_EVENT, TradingStateChanged
 from quantai_tui.core.values import EXACT
 
 _ZERO = Decimal(0)
@@ -96,7 +96,7 @@ class RiskEngine:
             return None
         self.env.state = state
         now = self.clock.timestamp_ns()
-        log.warning("trading state %s -> %s: %s", prev.value, state.value, reason)
+        log.warning("trading state %s -> %s: %s", prev.value, state.value, reason, extra=RESTATES_EVENT)
         return TradingStateChanged(state, prev, reason, ts_event=now, ts_init=now)
 
     def restore_state(self, state: TradingState) -> None:

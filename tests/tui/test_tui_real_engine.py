@@ -1,5 +1,7 @@
-"""Orders sent one after another show different ids in the panes, and `/cancel ID` with the id
-the Orders pane shows cancels exactly that order: the TUI on the real engine (paper, sim)."""
+"""The TUI on the real engine (paper, sim): orders sent one after another show different ids in
+the panes, and `/cancel ID` with the id the Orders pane shows cancels exactly that order; the
+kill switch is one line in the Log pane, not the event's line and the engine's log saying it
+again."""
 
 from __future__ import annotations
 
@@ -14,6 +16,8 @@ from quantai_tui.paths import Paths
 from quantai_tui.settings.schema import Settings, TuiSettings
 from quantai_tui.tui.app import AppOptions, QuantAIApp
 from quantai_tui.tui.formatting import short_id
+from quantai_tui.tui.kernel_adapter import KernelFacade
+from quantai_tui.tui.widgets.log_pane import LogPane
 from textual.widgets import Input
 
 
@@ -32,9 +36,13 @@ async def _until(cond, what: str, pilot) -> None:  # type: ignore[no-untyped-def
     raise AssertionError(f"timed out waiting for {what}")
 
 
-async def test_two_orders_get_two_ids_and_cancel_by_the_shown_id_cancels_one() -> None:
+def _app() -> tuple[QuantAIApp, KernelFacade]:
     facade = build_engine(Settings(), Paths(), "sim", ["BTC/USDT"], TradingMode.PAPER)
-    app = QuantAIApp(facade, AppOptions(tui=TuiSettings(), deterministic=True, log_level=logging.INFO))
+    return QuantAIApp(facade, AppOptions(tui=TuiSettings(), deterministic=True, log_level=logging.INFO)), facade
+
+
+async def test_two_orders_get_two_ids_and_cancel_by_the_shown_id_cancels_one() -> None:
+    app, facade = _app()
     async with app.run_test(size=SIZE) as pilot:
         await _until(lambda: facade.kernel.started and facade.kernel.cache.mark("sim", "BTC/USDT"), "prices",
                      pilot)
@@ -53,3 +61,17 @@ async def test_two_orders_get_two_ids_and_cancel_by_the_shown_id_cancels_one() -
         await _say(app, pilot, f"/cancel {shown[0]}")
         await _until(lambda: len(app.bridge.open_orders()) == 1, "one order canceled", pilot)
         assert [o.client_order_id for o in app.bridge.open_orders()] == [second.client_order_id]
+
+
+async def test_the_kill_switch_is_said_once_in_the_log_pane() -> None:
+    app, facade = _app()
+    async with app.run_test(size=SIZE) as pilot:
+        await _until(lambda: facade.kernel.started, "the engine", pilot)
+        await pilot.press("ctrl+k")
+        await _until(lambda: facade.kernel.kill_switch.engaged, "the kill switch", pilot)
+        pane = app.screen.query_one(LogPane)
+        await _until(lambda: any("KILL SWITCH ENGAGED" in e.text for e in pane.entries), "the log line", pilot)
+        await pilot.pause(0.3)  # anything said twice would be here by now
+        lines = [e.text for e in pane.entries]
+        assert sum("KILL SWITCH ENGAGED" in t for t in lines) == 1, lines
+        assert sum("-> HALTED" in t for t in lines) == 1, lines
