@@ -23,7 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import orjson
 
-from quantai_tui.core.errors import VenueUnavailable
+from quantai_tui.core.errors import VenueUnavailable, with_cause
 from quantai_tui.core.instruments import Instrument, make_instrument
 
 log = logging.getLogger("quantai.connectors")
@@ -109,7 +109,7 @@ async def load_markets_cached(
             log.warning("%s: refreshing markets failed (%r); using the cache from %.1f h ago",
                         exchange_id, exc, cached[0] / 3600)
             return cached[1]
-        raise VenueUnavailable(f"{exchange_id}: cannot load markets: {exc}") from exc
+        raise VenueUnavailable(f"{exchange_id}: cannot load markets: {with_cause(exc)}") from exc
     finally:
         await ex.close()
     markets = dict(markets)

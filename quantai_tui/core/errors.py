@@ -112,3 +112,18 @@ class AIError(QuantAIError):
 
 class ToolError(AIError):
     pass
+
+
+def with_cause(exc: BaseException) -> str:
+    """`exc`'s message with the root cause's, when that says something the message does not
+    (ccxt's "binance GET https://…" hides "Name or service not known" in its cause)."""
+    text = str(exc) or type(exc).__name__
+    root = exc
+    seen = {id(exc)}
+    while (nxt := root.__cause__ or root.__context__) is not None and id(nxt) not in seen:
+        seen.add(id(nxt))
+        root = nxt
+    why = str(root)
+    if root is not exc and why and why not in text:
+        text = f"{text} ({why})"
+    return text

@@ -20,6 +20,7 @@ from textual.message import Message
 from textual.screen import ModalScreen
 
 from quantai_tui.core.errors import QuantAIError
+from quantai_tui.core.events import RESTATES_EVENT
 from quantai_tui.settings.schema import TuiSettings
 from quantai_tui.tui import themes as theme_data
 from quantai_tui.tui.backtest_service import BacktestService
@@ -181,6 +182,7 @@ class QuantAIApp(App[int]):
         try:
             await self.bridge.start(start_engine=self.options.start_engine)
         except QuantAIError as exc:
+            log.error("engine failed to start: %s", exc, extra=RESTATES_EVENT)  # for the log file
             self.note(f"engine failed to start: {exc}", logging.ERROR)
             self.notify(str(exc), title="engine failed to start", severity="error", timeout=30)
             return

@@ -309,6 +309,7 @@ class Bridge:
             venue=e.venue, symbol=self.active_symbol, mode=e.mode, connection=e.connection_state(), stale=stale,
             account=e.account(), trading_state=e.trading_state(), kill_switch=e.kill_switch_engaged(),
             account_name=e.account_name, strategies=tuple(e.running_strategies()),
+            engine_error=getattr(e, "start_error", ""),
         )
 
     def refresh_all(self) -> None:

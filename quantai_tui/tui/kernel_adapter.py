@@ -52,6 +52,7 @@ class KernelFacade:
         self.account_name = account_name or ("paper" if kernel.mode is not TradingMode.LIVE else "")
         self.thread = EngineThread() if threaded else None
         self._advisors: dict[str, Any] = {}  # strategy id -> LLMAdvisor, closed when it stops
+        self.start_error = ""  # why the engine did not start, if it did not
 
     @property
     def symbols(self) -> Sequence[str]:
@@ -71,7 +72,11 @@ class KernelFacade:
             self.thread.soon(fn)
 
     async def start(self) -> None:
-        await self.call(self.kernel.start())
+        try:
+            await self.call(self.kernel.start())
+        except Exception as exc:
+            self.start_error = str(exc) or type(exc).__name__  # the status bar says so
+            raise
 
     async def stop(self) -> None:
         await self.call(self.kernel.stop("the TUI was closed"))
@@ -145,7 +150,7 @@ class KernelFacade:
 
     def connection_state(self) -> ConnectionState:
         if not self.kernel.started:
-            return ConnectionState.CONNECTING
+            return ConnectionState.DISCONNECTED if self.start_error else ConnectionState.CONNECTING
         md = self.kernel.market_data.get(self.venue)
         return md.state if md is not None else ConnectionState.CONNECTED
 

@@ -106,3 +106,4 @@ class StatusView:
     kill_switch: bool
     account_name: str = ""
     strategies: tuple[str, ...] = field(default_factory=tuple)
+    engine_error: str = ""  # the engine failed to start (the Log pane has why)

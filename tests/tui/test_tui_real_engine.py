@@ -1,7 +1,7 @@
 """The TUI on the real engine (paper, sim): orders sent one after another show different ids in
 the panes, and `/cancel ID` with the id the Orders pane shows cancels exactly that order; the
 kill switch is one line in the Log pane, not the event's line and the engine's log saying it
-again."""
+again; an engine that cannot start says why and the status bar says it is not running."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from tests.tui.helpers import SIZE, screen_text
 from quantai_tui.commands.tui_engine import build_engine
 from quantai_tui.core.enums import TradingMode
 from quantai_tui.paths import Paths
-from quantai_tui.settings.schema import Settings, TuiSettings
+from quantai_tui.settings.schema import ExchangeSettings, Settings, TuiSettings
 from quantai_tui.tui.app import AppOptions, QuantAIApp
 from quantai_tui.tui.formatting import short_id
 from quantai_tui.tui.kernel_adapter import KernelFacade
@@ -75,3 +75,24 @@ async def test_the_kill_switch_is_said_once_in_the_log_pane() -> None:
         lines = [e.text for e in pane.entries]
         assert sum("KILL SWITCH ENGAGED" in t for t in lines) == 1, lines
         assert sum("-> HALTED" in t for t in lines) == 1, lines
+
+
+async def test_an_engine_that_cannot_start_says_why_and_the_status_bar_says_so() -> None:
+    import socket
+
+    with socket.socket() as sock:  # a port nothing listens on: connection refused at once
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    settings = Settings()
+    settings.exchanges["binance"] = ExchangeSettings(rest_url=f"http://127.0.0.1:{port}")
+    facade = build_engine(settings, Paths(), "binance", ["BTC/USDT"], TradingMode.PAPER)
+    app = QuantAIApp(facade, AppOptions(tui=TuiSettings(), deterministic=True, log_level=logging.INFO))
+    async with app.run_test(size=SIZE) as pilot:
+        await _until(lambda: facade.start_error, "the start to fail", pilot)
+        await pilot.pause(0.5)
+        text = screen_text(app)
+        assert "engine not running" in text.splitlines()[0] and "disconnected" in text.splitlines()[0]
+        lines = [e.text for e in app.screen.query_one(LogPane).entries]
+        failed = [t for t in lines if "engine failed to start" in t]
+        assert len(failed) == 1 and "cannot load markets" in failed[0]
+        assert f"127.0.0.1:{port}" in failed[0] and "(" in failed[0]  # the root cause, not only the URL

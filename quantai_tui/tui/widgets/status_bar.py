@@ -67,8 +67,11 @@ class StatusBar(Widget):
         live = v.mode is TradingMode.LIVE
         right.append(" ● LIVE ● " if live else " PAPER ", s("status--live" if live else "status--paper"))
         a = v.account
-        if v.connection is ConnectionState.CONNECTING:  # no account yet: say nothing rather than 0.00
-            right.append("  starting the engine…  ", s("status--text"))
+        if v.connection is ConnectionState.CONNECTING or v.engine_error:  # no account: not 0.00
+            if v.engine_error:
+                right.append("  engine not running (see Log)  ", s("status--bad"))
+            else:
+                right.append("  starting the engine…  ", s("status--text"))
             state = TradingState.HALTED if v.kill_switch else v.trading_state
             right.append(f" {state.value} ", s(f"status--{state.value.lower()}"))
             return left, right
