@@ -150,7 +150,9 @@ class KnowledgeBase:
             old = self._info(doc_id)
             if old is not None and old.content_hash == content_hash:
                 return AddResult(old, "unchanged")
-            info = DocumentInfo(doc_id, doc.source, title, doc.kind, len(chunks), self._clock(), content_hash)
+            # to the millisecond: the vector store keeps 16 significant digits, so what get() reads
+            # back equals what add() returned
+            info = DocumentInfo(doc_id, doc.source, title, doc.kind, len(chunks), round(self._clock(), 3), content_hash)
             # Embed everything before writing: a failure leaves the previous version intact.
             texts = [_embedding_text(c, title) for c in chunks]
             vectors: list[Any] = []
