@@ -13,6 +13,10 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("QUANTAI_SHARED_DATA") or REPO_ROOT.parent / "shared" / "data").resolve()
 
 os.environ.pop("NO_COLOR", None)
+# pytest-xdist workers set COLUMNS=80 LINES=24: Textual and rich would size every app and table
+# a subprocess draws (the tmux end-to-end test) to that instead of its own terminal
+for _name in ("COLUMNS", "LINES"):
+    os.environ.pop(_name, None)
 
 
 @pytest.fixture(autouse=True)

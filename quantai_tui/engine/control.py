@@ -21,13 +21,35 @@ import json
 import logging
 import os
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 log = logging.getLogger("quantai.control")
 Handler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 MAX_LINE = 64 * 1024
+SUN_PATH_MAX = 107  # bytes of a Unix socket's path (Linux sockaddr_un, less the NUL)
+
+
+@contextmanager
+def reachable_path(path: Path) -> Iterator[str]:
+    """A path to bind or connect `path` by: itself when it fits a Unix socket's 107 bytes, else
+    /proc/self/fd/N/<name> through a descriptor of its directory (a deep QUANTAI_HOME or data
+    dir would otherwise crash the engine's start with "AF_UNIX path too long")."""
+    if len(os.fsencode(path)) <= SUN_PATH_MAX:
+        yield str(path)
+        return
+    if not os.path.isdir("/proc/self/fd"):
+        from quantai_tui.core.errors import ConfigError
+
+        raise ConfigError(f"the control socket's path is {len(os.fsencode(path))} bytes, more than a Unix socket "
+                          f"takes ({SUN_PATH_MAX}): {path}; choose a shorter QUANTAI_HOME")
+    fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        yield f"/proc/self/fd/{fd}/{path.name}"
+    finally:
+        os.close(fd)
 
 
 class ControlServer:
@@ -50,7 +72,8 @@ class ControlServer:
             self.socket_path.unlink()  # left over from a crash
         old = os.umask(0o177)
         try:
-            self._server = await asyncio.start_unix_server(self._serve, path=str(self.socket_path), limit=MAX_LINE)
+            with reachable_path(self.socket_path) as path:
+                self._server = await asyncio.start_unix_server(self._serve, path=path, limit=MAX_LINE)
         finally:
             os.umask(old)
         os.chmod(self.socket_path, 0o600)
@@ -94,7 +117,8 @@ class ControlServer:
 
 async def _alive(path: Path) -> bool:
     try:
-        _, w = await asyncio.wait_for(asyncio.open_unix_connection(str(path)), 0.5)
+        with reachable_path(path) as where:
+            _, w = await asyncio.wait_for(asyncio.open_unix_connection(where), 0.5)
     except (OSError, TimeoutError):
         return False
     w.close()
@@ -117,7 +141,8 @@ def request(socket_path: Path, payload: dict[str, Any], timeout: float = 5.0) ->
 
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
         s.settimeout(timeout)
-        s.connect(str(socket_path))
+        with reachable_path(socket_path) as where:
+            s.connect(where)
         s.sendall(json.dumps(payload).encode() + b"\n")
         buf = b""
         while not buf.endswith(b"\n"):

@@ -19,7 +19,7 @@ from textual.app import App
 from textual.message import Message
 from textual.screen import ModalScreen
 
-from quantai_tui.core.errors import QuantAIError
+from quantai_tui.core.errors import QuantAIError, with_cause
 from quantai_tui.core.events import RESTATES_EVENT
 from quantai_tui.settings.schema import TuiSettings
 from quantai_tui.tui import themes as theme_data
@@ -181,10 +181,12 @@ class QuantAIApp(App[int]):
         self.bridge.install_log_handler(self.options.log_level)
         try:
             await self.bridge.start(start_engine=self.options.start_engine)
-        except QuantAIError as exc:
-            log.error("engine failed to start: %s", exc, extra=RESTATES_EVENT)  # for the log file
-            self.note(f"engine failed to start: {exc}", logging.ERROR)
-            self.notify(str(exc), title="engine failed to start", severity="error", timeout=30)
+        except Exception as exc:  # the screen stays up and says why: a traceback would hide it
+            why = str(exc) if isinstance(exc, QuantAIError) else f"{type(exc).__name__}: {with_cause(exc)}"
+            log.error("engine failed to start: %s", why, extra=RESTATES_EVENT,  # for the log file
+                      exc_info=not isinstance(exc, QuantAIError))
+            self.note(f"engine failed to start: {why}", logging.ERROR)
+            self.notify(why, title="engine failed to start", severity="error", timeout=30)
             return
         self.engine_ready = True
         if self.engine.kill_switch_engaged() and self.main_screen is not None:

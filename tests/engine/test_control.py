@@ -183,3 +183,25 @@ def test_sigusr1_cannot_be_installed_off_the_main_thread() -> None:
     t.start()
     t.join()
     assert got == [False]  # headless then relies on the control socket alone
+
+
+async def test_a_socket_path_longer_than_a_unix_socket_takes_still_works(run_dir: Path) -> None:
+    """A deep QUANTAI_HOME (or data dir) makes the socket's path longer than the 107 bytes of a
+    Unix socket address: binding it crashed the engine's start ("AF_UNIX path too long")."""
+    deep = run_dir.parent / ("d" * 60) / ("e" * 60) / "run"
+    path = deep / "control.sock"
+    assert len(os.fsencode(path)) > 107
+
+    async def handler(req: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True, "echo": req.get("cmd")}
+
+    server = ControlServer(path, deep / "engine.pid", handler)
+    await server.start()
+    try:
+        assert path.exists()
+        assert await ask(path, {"cmd": "status"}) == {"ok": True, "echo": "status"}
+        with pytest.raises(ConfigError, match="another engine is running"):
+            await ControlServer(path, None, handler).start()  # it is seen as alive, too
+    finally:
+        await server.stop()
+    assert not path.exists()
