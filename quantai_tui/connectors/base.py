@@ -30,6 +30,7 @@ from typing import Any
 from quantai_tui.core.book import OrderBook
 from quantai_tui.core.clock import Clock
 from quantai_tui.core.enums import ConnectionState
+from quantai_tui.core.errors import RateLimited
 from quantai_tui.core.events import (
     BookResynced,
     OrderBookDeltas,
@@ -402,6 +403,9 @@ class WebSocketMarketDataClient:
             self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout_s))
         async with self._http.get(url, params=params) as resp:
             body = await resp.read()
+            if resp.status in (418, 429):  # rate limited (418: banned for a while): wait as told
+                raise RateLimited(f"GET {resp.url} -> HTTP {resp.status}: {body[:200]!r}",
+                                  retry_after=_retry_after(resp.headers.get("Retry-After")))
             if resp.status != 200:
                 raise ConnectionError(f"GET {resp.url} -> HTTP {resp.status}: {body[:200]!r}")
             return orjson.loads(body)
@@ -432,6 +436,14 @@ class WebSocketMarketDataClient:
                 out[f"{name}_p50_s"] = v[len(v) // 2]
                 out[f"{name}_p99_s"] = v[min(len(v) - 1, int(len(v) * 0.99))]
         return out
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (seconds form; the date form is not used by venues)."""
+    try:
+        return max(0.0, float(value)) if value else None
+    except ValueError:
+        return None
 
 
 def parse_levels(raw: Any) -> tuple[tuple[float, float], ...]:

@@ -106,3 +106,19 @@ async def test_bybit_u1_overwrites_the_book_and_the_next_break_resubscribes() ->
         await sc.caught_up()
         sc.assert_book_matches()
         assert sc.client.stats()["gaps"] == 1
+
+
+async def test_binance_waits_as_told_when_a_snapshot_is_rate_limited() -> None:
+    """HTTP 429 with Retry-After on the REST snapshot: the next request comes no sooner than that
+    (asking again at once is how an IP gets banned, 418); then the book syncs as usual."""
+    case = BinanceSpotCase()
+    async with running(case) as sc:
+        sc.server.faults.throttle_snapshots = [1.0]
+        await sc.subscribed()
+        await sc.venue.release(sc.venue.items_before_snapshot(case.native))
+        await sc.wait(lambda: sc.client.is_synced(case.symbol), "the book after the rate limit")
+        times = sc.server.hit_times["/api/v3/depth"]
+        assert len(times) >= 2 and times[1] - times[0] >= 1.0  # the 429, then no sooner than Retry-After
+        await sc.venue.release_all()
+        await sc.caught_up()
+        sc.assert_book_matches()

@@ -128,6 +128,10 @@ class BinanceVenue(VenueFeed):
         symbol = request.query.get("symbol", "")
         if symbol not in self.truth:
             return self.server.json({"code": -1121, "msg": "Invalid symbol."}, status=400)
+        if self.server.faults.throttle_snapshots:  # Binance's answer to too many requests
+            wait = self.server.faults.throttle_snapshots.pop(0)
+            return self.server.json({"code": -1003, "msg": "Too many requests; please use the websocket."}, 429,
+                                    {"Retry-After": str(int(wait))})
         limit = int(request.query.get("limit", "100"))
         book = self.truth[symbol]
         if self.server.faults.stale_snapshots > 0:

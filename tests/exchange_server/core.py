@@ -49,6 +49,7 @@ class Faults:
     rest_delay_s: float = 0.0  # slow REST replies
     ws_send_delay_s: float = 0.0  # slow WebSocket frames (per frame)
     refuse_connections: int = 0  # WebSocket upgrades answered with HTTP 503
+    throttle_snapshots: list[float] = field(default_factory=list)  # snapshots refused: 429, Retry-After (s)
 
 
 class WsSession:
@@ -103,6 +104,7 @@ class ExchangeServer:
         self.faults = Faults()
         self.sessions: list[WsSession] = []
         self.hits: Counter[str] = Counter()
+        self.hit_times: dict[str, list[float]] = {}  # path -> monotonic time of each call
         self.connections_total = 0
         self.max_concurrent = 0
         self._runner: web.AppRunner | None = None
@@ -112,6 +114,7 @@ class ExchangeServer:
     def rest(self, method: str, path: str, handler: RestHandler) -> None:
         async def counted(request: web.Request) -> web.StreamResponse:
             self.hits[path] += 1
+            self.hit_times.setdefault(path, []).append(time.monotonic())
             return await handler(request)
 
         self.app.router.add_route(method, path, counted)
@@ -158,8 +161,9 @@ class ExchangeServer:
             await asyncio.sleep(self.faults.rest_delay_s)
 
     @staticmethod
-    def json(body: Any, status: int = 200) -> web.Response:
-        return web.Response(body=orjson.dumps(body), status=status, content_type="application/json")
+    def json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+        return web.Response(body=orjson.dumps(body), status=status, content_type="application/json",
+                            headers=headers)
 
     # --- lifecycle ----------------------------------------------------------------------------
     async def start(self) -> ExchangeServer:

@@ -26,6 +26,7 @@ from quantai_tui.connectors.binance.config import SPOT, BinanceMarket, endpoints
 from quantai_tui.connectors.stream import Conn, StreamOptions, WsStream
 from quantai_tui.core.clock import Clock
 from quantai_tui.core.enums import InstrumentKind
+from quantai_tui.core.errors import RateLimited
 from quantai_tui.core.instruments import Instrument
 from quantai_tui.core.symbols import parse_symbol
 
@@ -251,6 +252,11 @@ class BinanceMarketDataClient(WebSocketMarketDataClient):
                 last_id, ev = parsing.parse_depth_snapshot(body, self.venue, st.symbol, self.clock.timestamp_ns())
             except asyncio.CancelledError:
                 raise
+            except RateLimited as exc:  # asking again sooner risks a ban (418): wait as told
+                delay = max(exc.retry_after or 0.0, self._retry_delay(attempt))
+                log.warning("%s %s: snapshot rate limited; retrying in %.1f s: %s", self.venue, st.symbol, delay, exc)
+                await asyncio.sleep(delay)
+                continue
             except Exception as exc:
                 log.warning("%s %s: snapshot failed (attempt %d): %r", self.venue, st.symbol, attempt, exc)
                 await asyncio.sleep(self._retry_delay(attempt))
