@@ -16,7 +16,7 @@ from quantai_tui.core.values import Quantity
 from quantai_tui.engine.portfolio import EquityCurve
 from quantai_tui.store.sqlite import read_events
 
-from tests.trading.helpers import T0, FakeVenue, make_kernel, make_settings, publish_quote, standard_book
+from tests.trading.helpers import T0, kernel_on_venue, make_kernel, make_settings, publish_quote, standard_book
 
 
 def test_the_equity_curve_stays_bounded_and_keeps_the_whole_span() -> None:
@@ -52,11 +52,7 @@ async def test_adjusted_positions_and_leverage(tmp_path: Path) -> None:
 
 
 async def test_equity_and_exposure_use_marks_and_fall_back_sensibly(tmp_path: Path) -> None:
-    clock = TestClock(T0)
-    fake = FakeVenue("fake", None, clock)
-    k = make_kernel(tmp_path, venues=("sim", "fake"), clock=clock, execution={"fake": fake},
-                    settings=make_settings(price_band_pct=Decimal("0"), max_orders_per_second=0.0))
-    fake.bind(k.oms.on_report)
+    k, fake = kernel_on_venue(tmp_path, venues=("sim", "fake"))  # make_kernel's settings
     await k.start()
     standard_book(k, "sim", "BTC/USDT", mid=50_000.0)
     pf = k.portfolio
@@ -79,12 +75,8 @@ async def test_equity_and_exposure_use_marks_and_fall_back_sensibly(tmp_path: Pa
 
 
 async def test_a_fill_finer_than_the_lot_keeps_every_digit(tmp_path: Path) -> None:
-    clock = TestClock(T0)
-    v = FakeVenue("fake", None, clock)
-    k = make_kernel(tmp_path, venues=("fake",), clock=clock, execution={"fake": v},
-                    settings=make_settings(price_band_pct=Decimal("0"), max_orders_per_second=0.0,
-                                           check_balance=False))
-    v.bind(k.oms.on_report)
+    k, v = kernel_on_venue(tmp_path, settings=make_settings(price_band_pct=Decimal("0"), max_orders_per_second=0.0,
+                                                            check_balance=False))
     await k.start()
     inst = k.cache.instrument("fake", "BTC/USDT")
     res = await k.execute(SubmitOrder("fake", "BTC/USDT", OrderSide.BUY, OrderType.LIMIT, inst.make_qty("1"),

@@ -8,7 +8,7 @@ import random
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from quantai_tui.connectors.base_execution import BaseExecutionClient
 from quantai_tui.connectors.sim.instruments import INSTRUMENTS
@@ -250,3 +250,20 @@ async def place_limit(k: Kernel, venue: str = "fake") -> str:
                                       inst.make_price(40_000)))
     assert res.ok and res.client_order_id
     return res.client_order_id
+
+
+V = TypeVar("V", bound=FakeVenue)
+
+
+def kernel_on_venue(tmp_path: Path | None, venue_cls: type[V] = FakeVenue,  # type: ignore[assignment]
+                    state: VenueState | None = None, *, clock: Clock | None = None,
+                    venue_kw: dict[str, Any] | None = None, **kernel_kw: Any) -> tuple[Kernel, V]:
+    """A kernel whose venue "fake" is a scripted `venue_cls` bound to its OMS; not started, so
+    a test can set what it needs first. `kernel_kw` goes to make_kernel (venues default to
+    ("fake",))."""
+    clock = clock or TestClock(T0)
+    v = venue_cls("fake", None, clock, state, **(venue_kw or {}))
+    kernel_kw.setdefault("venues", ("fake",))
+    k = make_kernel(tmp_path, clock=clock, execution={"fake": v}, **kernel_kw)
+    v.bind(k.oms.on_report)
+    return k, v

@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 
-from quantai_tui.core.clock import TestClock
 from quantai_tui.core.commands import (
     CancelAllOrders,
     CancelOrder,
@@ -30,7 +29,7 @@ from quantai_tui.engine.kernel import EXECUTION_FACTORIES, Kernel, KernelConfig
 from quantai_tui.engine.tasks import run_sync
 from quantai_tui.store.sqlite import read_events
 
-from tests.trading.helpers import T0, FakeVenue, make_kernel, make_settings, standard_book
+from tests.trading.helpers import FakeVenue, kernel_on_venue, make_kernel, make_settings, standard_book
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,12 +127,8 @@ class StubbornVenue(FakeVenue):
 
 async def test_a_venue_that_fails_to_stop_does_not_stop_the_shutdown(tmp_path: Path,
                                                                      caplog: pytest.LogCaptureFixture) -> None:
-    clock = TestClock(T0)
-    v = StubbornVenue("fake", None, clock)
-    k = make_kernel(tmp_path, venues=("fake",), clock=clock, execution={"fake": v},
-                    settings=make_settings(price_band_pct=Decimal("0"), max_orders_per_second=0.0,
-                                           check_balance=False))
-    v.bind(k.oms.on_report)
+    k, v = kernel_on_venue(tmp_path, StubbornVenue, settings=make_settings(
+        price_band_pct=Decimal("0"), max_orders_per_second=0.0, check_balance=False))
     await k.start()
     with caplog.at_level(logging.ERROR, logger="quantai.kernel"):
         await k.stop("done")

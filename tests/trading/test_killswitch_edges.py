@@ -11,14 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from quantai_tui.core.clock import TestClock
 from quantai_tui.core.commands import EngageKillSwitch
 from quantai_tui.core.enums import OrderStatus
 from quantai_tui.core.errors import VenueRejected
 from quantai_tui.core.events import OrderAccepted
 from quantai_tui.engine.kernel import Kernel
 
-from tests.trading.helpers import T0, ScriptedVenue, make_kernel, make_settings, place_limit, standard_book
+from tests.trading.helpers import ScriptedVenue, kernel_on_venue, make_kernel, make_settings, place_limit, standard_book
 
 
 def settings(retry_s: float = 0.05):  # noqa: ANN201
@@ -28,10 +27,7 @@ def settings(retry_s: float = 0.05):  # noqa: ANN201
 
 
 async def engine(tmp_path: Path, retry_s: float = 0.05) -> tuple[Kernel, ScriptedVenue]:
-    clock = TestClock(T0)
-    v = ScriptedVenue("fake", None, clock)
-    k = make_kernel(tmp_path, venues=("fake",), clock=clock, execution={"fake": v}, settings=settings(retry_s))
-    v.bind(k.oms.on_report)
+    k, v = kernel_on_venue(tmp_path, ScriptedVenue, settings=settings(retry_s))
     await k.start()
     return k, v
 

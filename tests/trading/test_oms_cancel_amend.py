@@ -10,14 +10,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from quantai_tui.core.clock import TestClock
 from quantai_tui.core.commands import CancelAllOrders, CancelOrder, EngageKillSwitch, ModifyOrder, SubmitOrder
 from quantai_tui.core.enums import OrderSide, OrderStatus, OrderType
 from quantai_tui.core.errors import VenueRejected
 from quantai_tui.core.values import Price, Quantity
 from quantai_tui.engine.kernel import Kernel
 
-from tests.trading.helpers import T0, ScriptedVenue, make_kernel, make_settings, standard_book
+from tests.trading.helpers import ScriptedVenue, kernel_on_venue, make_kernel, make_settings, standard_book
 
 S = OrderStatus
 
@@ -29,10 +28,7 @@ def settings():  # noqa: ANN201
 
 
 async def engine(tmp_path: Path) -> tuple[Kernel, ScriptedVenue]:
-    clock = TestClock(T0)
-    v = ScriptedVenue("fake", None, clock)
-    k = make_kernel(tmp_path, venues=("fake",), clock=clock, execution={"fake": v}, settings=settings())
-    v.bind(k.oms.on_report)
+    k, v = kernel_on_venue(tmp_path, ScriptedVenue, settings=settings())
     k.oms.resolver.delays = (0.01, 0.01, 0.01, 0.01)
     await k.start()
     return k, v

@@ -27,7 +27,7 @@ from quantai_tui.core.events import (
 )
 from quantai_tui.core.values import Money, Price, Quantity
 
-from tests.trading.helpers import T0, FakeVenue, make_kernel, make_settings
+from tests.trading.helpers import T0, FakeVenue, kernel_on_venue, make_kernel, make_settings
 
 KINDS = ("accept", "fill", "fill", "fill", "cancel_req", "canceled", "cancel_rej", "expired", "unknown", "rejected")
 op = st.tuples(st.integers(0, 2), st.sampled_from(KINDS), st.integers(0, 4), st.sampled_from(("0.2", "0.3", "0.5")))
@@ -51,9 +51,7 @@ def report(coid: str, side: OrderSide, kind: str, tid: int, qty: str, ts: int) -
 async def scenario(ops: list[tuple[int, str, int, str]], tmp: Path) -> None:
     s = make_settings(price_band_pct=Decimal("0"), max_orders_per_second=0.0, check_balance=False)
     clock = TestClock(T0)
-    v = FakeVenue("fake", None, clock)
-    k = make_kernel(tmp, venues=("fake",), clock=clock, execution={"fake": v}, settings=s, reconcile=False)
-    v.bind(k.oms.on_report)
+    k, v = kernel_on_venue(tmp, clock=clock, settings=s, reconcile=False)
     v.silent = True  # every report comes from the sequence under test
     await k.start()
     k.oms.resolver.start = lambda order: None  # type: ignore[method-assign]  # no lookups: only the sequence

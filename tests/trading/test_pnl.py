@@ -15,19 +15,13 @@ from quantai_tui.core.instruments import make_instrument
 from quantai_tui.core.positions import Ledger, NettingPosition
 from quantai_tui.core.values import EXACT, Price, Quantity
 
-from tests.trading.helpers import FakeVenue, VenueState, make_kernel, publish_quote
+from tests.trading.helpers import FakeVenue, VenueState, kernel_on_venue, publish_quote
 
 D = Decimal
 
 
 async def start_fake(tmp_path: Path, state: VenueState | None = None, symbols: tuple[str, ...] = ("BTC/USDT",)):
-    from quantai_tui.core.clock import TestClock
-    from tests.trading.helpers import T0
-
-    clock = TestClock(T0)
-    venue = FakeVenue("fake", None, clock, state)
-    k = make_kernel(tmp_path, venues=("fake",), symbols=symbols, clock=clock, execution={"fake": venue})
-    venue.bind(k.oms.on_report)
+    k, venue = kernel_on_venue(tmp_path, FakeVenue, state, symbols=symbols)
     await k.start()
     return k, venue
 

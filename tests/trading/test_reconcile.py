@@ -16,7 +16,7 @@ from quantai_tui.core.values import Price, Quantity
 from quantai_tui.engine.kernel import Kernel
 from quantai_tui.store.sqlite import read_events
 
-from tests.trading.helpers import T0, FakeVenue, VenueState, make_kernel, make_settings
+from tests.trading.helpers import T0, FakeVenue, VenueState, kernel_on_venue, make_kernel, make_settings
 
 S = OrderStatus
 
@@ -27,10 +27,7 @@ def settings():  # noqa: ANN201
 
 
 async def engine(tmp_path: Path, state: VenueState, t: int = 0, symbols: tuple[str, ...] = ("BTC/USDT",)) -> tuple[Kernel, FakeVenue]:
-    clock = TestClock(T0 + t)
-    v = FakeVenue("fake", None, clock, state)
-    k = make_kernel(tmp_path, venues=("fake",), symbols=symbols, clock=clock, execution={"fake": v}, settings=settings())
-    v.bind(k.oms.on_report)
+    k, v = kernel_on_venue(tmp_path, FakeVenue, state, clock=TestClock(T0 + t), symbols=symbols, settings=settings())
     await k.start()
     return k, v
 

@@ -8,14 +8,13 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-from quantai_tui.core.clock import TestClock
 from quantai_tui.core.enums import OrderSide, OrderStatus, OrderType, TradingState
 from quantai_tui.core.execution import FillReport, OrderRequest, OrderStatusReport
 from quantai_tui.core.values import Price, Quantity
 from quantai_tui.engine.kernel import Kernel
 from quantai_tui.store.sqlite import read_events
 
-from tests.trading.helpers import T0, FakeVenue, VenueState, make_kernel, make_settings, place_limit
+from tests.trading.helpers import T0, FakeVenue, VenueState, kernel_on_venue, make_settings, place_limit
 
 S = OrderStatus
 
@@ -31,10 +30,7 @@ class UnreadableVenue(FakeVenue):
 
 
 async def engine(tmp_path: Path, state: VenueState, cls: type[FakeVenue] = FakeVenue) -> tuple[Kernel, FakeVenue]:
-    clock = TestClock(T0)
-    v = cls("fake", None, clock, state)
-    k = make_kernel(tmp_path, venues=("fake",), clock=clock, execution={"fake": v}, settings=settings())
-    v.bind(k.oms.on_report)
+    k, v = kernel_on_venue(tmp_path, cls, state, settings=settings())
     await k.start()
     return k, v
 

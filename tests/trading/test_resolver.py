@@ -13,14 +13,13 @@ from typing import Any
 
 import pytest
 
-from quantai_tui.core.clock import TestClock
 from quantai_tui.core.commands import ModifyOrder, SubmitOrder
 from quantai_tui.core.enums import OrderSide, OrderStatus, OrderType
 from quantai_tui.core.execution import FillReport, OrderStatusReport
 from quantai_tui.core.values import Price, Quantity
 from quantai_tui.engine.kernel import Kernel
 
-from tests.trading.helpers import T0, ScriptedVenue, make_kernel, make_settings
+from tests.trading.helpers import ScriptedVenue, kernel_on_venue, make_settings
 
 S = OrderStatus
 
@@ -58,12 +57,8 @@ class LookupVenue(ScriptedVenue):
 
 
 async def engine(tmp_path: Path) -> tuple[Kernel, LookupVenue]:
-    clock = TestClock(T0)
-    v = LookupVenue("fake", None, clock)
-    k = make_kernel(tmp_path, venues=("fake",), clock=clock, execution={"fake": v},
-                    settings=make_settings(price_band_pct=Decimal("0"), max_orders_per_second=0.0,
-                                           check_balance=False))
-    v.bind(k.oms.on_report)
+    k, v = kernel_on_venue(tmp_path, LookupVenue, settings=make_settings(
+        price_band_pct=Decimal("0"), max_orders_per_second=0.0, check_balance=False))
     k.oms.resolver.delays = (0.005,) * 5
     await k.start()
     return k, v

@@ -22,7 +22,7 @@ from quantai_tui.engine.kernel import Kernel
 from quantai_tui.engine.risk import CHECK_NAMES
 from quantai_tui.settings.schema import Settings
 
-from tests.trading.helpers import T0, FakeVenue, make_kernel, publish_quote
+from tests.trading.helpers import FakeVenue, kernel_on_venue, make_kernel, publish_quote
 
 D = Decimal
 SYM = "BTC/USDT"
@@ -44,11 +44,7 @@ def base_settings(**kw: Any) -> Settings:
 
 
 async def kernel_with(tmp_path: Path, settings: Settings) -> tuple[Kernel, FakeVenue]:
-    clock = TestClock(T0)
-    venue = FakeVenue("fake", None, clock)
-    k = make_kernel(tmp_path, venues=("fake",), symbols=(SYM, "ETH/USDT"), clock=clock, execution={"fake": venue},
-                    settings=settings)
-    venue.bind(k.oms.on_report)
+    k, venue = kernel_on_venue(tmp_path, symbols=(SYM, "ETH/USDT"), settings=settings)
     await k.start()
     publish_quote(k, "fake", SYM, 49_999.5, 50_000.5)  # mid 50,000
     publish_quote(k, "fake", "ETH/USDT", 2_999.5, 3_000.5)
@@ -158,11 +154,7 @@ async def test_a_status_view_read_before_the_start_keeps_the_daily_loss_limit(tm
     the day's P&L 0 whatever was lost, and the daily loss limit never fire)."""
     from quantai_tui.tui.kernel_adapter import KernelFacade
 
-    clock = TestClock(T0)
-    venue = FakeVenue("fake", None, clock)
-    k = make_kernel(tmp_path, venues=("fake",), symbols=(SYM,), clock=clock, execution={"fake": venue},
-                    settings=base_settings(daily_loss_limit=D("200")))
-    venue.bind(k.oms.on_report)
+    k, venue = kernel_on_venue(tmp_path, symbols=(SYM,), settings=base_settings(daily_loss_limit=D("200")))
     early = KernelFacade(k).account()  # before start: nothing known yet
     assert early.equity == 0 and early.day_pnl == 0
     await k.start()

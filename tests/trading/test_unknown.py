@@ -13,7 +13,7 @@ from quantai_tui.core.commands import SubmitOrder
 from quantai_tui.core.enums import OrderSide, OrderStatus, OrderType
 from quantai_tui.engine.oms_resolve import unresolved
 
-from tests.trading.helpers import FakeVenue, make_kernel, make_settings, publish_quote
+from tests.trading.helpers import kernel_on_venue, make_settings, publish_quote
 
 
 def settings():  # noqa: ANN201
@@ -22,10 +22,7 @@ def settings():  # noqa: ANN201
 
 
 async def run(tmp_path: Path, n: int, **venue_kw: object) -> tuple:
-    clock = LiveClock()
-    v = FakeVenue("fake", None, clock, seed=7, **venue_kw)  # type: ignore[arg-type]
-    k = make_kernel(tmp_path, venues=("fake",), clock=clock, execution={"fake": v}, settings=settings())
-    v.bind(k.oms.on_report)
+    k, v = kernel_on_venue(tmp_path, clock=LiveClock(), venue_kw={"seed": 7, **venue_kw}, settings=settings())
     k.oms.resolver.delays = (0.02, 0.05, 0.1, 0.2, 0.4)
     await k.start()
     publish_quote(k, "fake", "BTC/USDT", 49_999.5, 50_000.5)
