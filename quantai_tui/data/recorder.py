@@ -148,7 +148,14 @@ class Recorder:
         async with self._lock:
             buffers, self._buffers = self._buffers, {}
             today = self.clock.timestamp_ns() // DAY_NS
-            await asyncio.to_thread(self._write, buffers, today, final)
+            write = asyncio.ensure_future(asyncio.to_thread(self._write, buffers, today, final))
+            try:
+                await asyncio.shield(write)
+            except asyncio.CancelledError:
+                # A cancelled await does not stop the thread: keep the lock until it is done, or
+                # close()'s final write would finalize files this one is still appending to.
+                await write
+                raise
             self.flushes += 1
 
     def _write(self, buffers: dict[Key, ColumnBuffer], today: int, final: bool) -> None:

@@ -9,6 +9,7 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -98,6 +99,36 @@ async def test_closing_compacts_what_a_killed_session_left_of_other_kinds(tmp_pa
     assert list(iter_events(book)) == [ev for ev in events if kind_of(ev) == "book" and ev.symbol == "BTC/USDT"]
     assert not list(tmp_path.glob("sim_BTC-USDT_*.parts"))
     assert parts_dir(tmp_path / "sim_ETH-USDT_20260102.book.parquet").is_dir()
+
+
+async def test_close_during_a_background_flush_loses_nothing(tmp_path: Path) -> None:
+    """close() cancels the flush task; a write already running in its thread finishes before
+    the final write starts (they used to overlap and drop the events in flight)."""
+    clock = TestClock(MIDNIGHT + 3600 * 10**9)
+    events = [ev for _, ev in SimMarket(4, ["BTC/USDT", "ETH/USDT"], rate=500, start_ns=clock.timestamp_ns())
+              .generate(3000)]
+    rec = Recorder(tmp_path, clock=clock, flush_interval_s=0.05)
+    writing, release = threading.Event(), threading.Event()
+    write = rec._write
+
+    def slow_write(*args: object) -> None:
+        if not args[2]:  # the background flush: hold it in its thread
+            writing.set()
+            release.wait(10)
+        write(*args)  # type: ignore[arg-type]
+
+    rec._write = slow_write  # type: ignore[method-assign]
+    for ev in events[:2000]:
+        rec.on_event(ev)
+    rec.start()
+    assert await asyncio.to_thread(writing.wait, 10)
+    for ev in events[2000:]:
+        rec.on_event(ev)
+    closing = asyncio.ensure_future(rec.close())
+    await asyncio.sleep(0.1)
+    release.set()
+    await closing
+    assert list(replay(_market_files(tmp_path))) == events
 
 
 async def test_through_the_bus_while_the_sim_publishes(tmp_path: Path) -> None:
