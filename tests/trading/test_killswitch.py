@@ -43,7 +43,10 @@ async def test_kill_switch_under_load(tmp_path: Path) -> None:
                            inst.make_price(40_000 + (i % 500)))
 
     await asyncio.gather(*(k.execute(order(i)) for i in range(500)))
-    await asyncio.sleep(0.05)  # past the 1 ms latency: all resting
+    for _ in range(500):  # past the 1 ms latency: all resting
+        if k.oms.open_count == 500:
+            break
+        await asyncio.sleep(0.01)
     assert k.oms.open_count == 500
     assert {o.venue for o in k.oms.open_orders()} == set(VENUES)
 
