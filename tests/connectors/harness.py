@@ -16,9 +16,10 @@ from quantai_tui.core.events import BookResynced, OrderBookDeltas, TradeTick
 from tests.connectors import reference
 from tests.exchange_server import ExchangeServer, VenueFeed
 
-# Short timings so faults resolve in well under a second.
+# Short timings so faults resolve in well under a second. The heartbeat timeout is not short: on
+# a loaded machine a 1 s stall would count as a reconnect (the half-open test sets 1 s itself).
 FAST = dict(
-    heartbeat_timeout_s=1.0, ping_interval_s=0.2, backoff_initial_s=0.05, backoff_max_s=0.4,
+    heartbeat_timeout_s=5.0, ping_interval_s=0.2, backoff_initial_s=0.05, backoff_max_s=0.4,
     open_timeout_s=3.0, close_timeout_s=0.5, stable_after_s=0.2,
 )
 TIMEOUT = 15.0  # generous: a wait that fails names what it waited for

@@ -15,7 +15,7 @@ import pytest
 
 from quantai_tui.core.book import OrderBook
 from quantai_tui.core.events import OrderBookDeltas, QuoteTick, TradeTick, VenueConnected, VenueDisconnected
-from tests.connectors.harness import Scenario, VenueCase, barrier_number, running
+from tests.connectors.harness import Scenario, VenueCase, barrier_number, fast_options, running
 from tests.exchange_server import data_available
 
 pytestmark = pytest.mark.skipif(not data_available(), reason="../shared/data/exchanges is not available")
@@ -107,7 +107,7 @@ class ConnectorSuite:
             })
 
     async def test_half_open_connection_is_detected_by_the_heartbeat(self) -> None:
-        async with running(self.case) as sc:
+        async with running(self.case, options=fast_options(heartbeat_timeout_s=1.0)) as sc:
             await self._synced(sc)
             await sc.venue.release(5, symbol=self.case.native)
             await sc.caught_up()
