@@ -206,7 +206,7 @@ class LiveExecutionClient(BaseExecutionClient):
             err.args = (self.redact(str(err)),)
             raise err
 
-    async def call(self, fn: Callable[[dict[str, Any]], Awaitable[Any]], params: dict[str, Any] | None = None, *,
+    async def call(self, fn: Callable[[Any], Awaitable[Any]], params: dict[str, Any] | list[Any] | None = None, *,
                    create: bool = False) -> Any:
         """One REST call. A create whose reply is lost or late raises VenueTimeout (its fate is
         unknown); other transport failures raise VenueUnavailable (reads are retried)."""

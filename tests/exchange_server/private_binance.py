@@ -307,6 +307,8 @@ class BinancePrivate(PrivateVenue):
 
     # --- user stream -------------------------------------------------------------------------------
     def stream_messages(self, kind: str, o: PrivOrder, f: PrivFill | None) -> list[Any]:
+        if kind == "triggered":
+            return []  # the fill (or the resting order's next change) is the next report
         x = {"new": "NEW", "trade": "TRADE", "canceled": "CANCELED", "expired": "EXPIRED",
              "amended": "AMENDMENT" if self.futures else "REPLACED"}[kind]
         ts = f.ts_ms if f is not None else o.updated_ms

@@ -27,6 +27,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 ZERO = Decimal(0)
 FEE_Q = Decimal("0.00000001")
@@ -90,6 +91,7 @@ class PrivOrder:
     price: Decimal | None
     trigger: Decimal | None = None
     reduce_only: bool = False
+    triggered: bool = False  # a stop order whose trigger was reached
     filled: Decimal = ZERO
     quote_filled: Decimal = ZERO
     fees: Decimal = ZERO
@@ -198,7 +200,9 @@ class Engine:
 
     # --- orders --------------------------------------------------------------------------------
     def place(self, *, coid: str, native: str, side: str, type: str, qty: Decimal, price: Decimal | None = None,
-              tif: str = "GTC", trigger: Decimal | None = None, reduce_only: bool = False) -> PrivOrder:
+              tif: str = "GTC", trigger: Decimal | None = None, reduce_only: bool = False,
+              register: Callable[[PrivOrder], Any] | None = None) -> PrivOrder:
+        """`register` sees the order before anything is emitted about it (a venue's own ids)."""
         self.create_attempts[coid] += 1
         m = self.markets.get(native)
         if m is None:
@@ -229,6 +233,8 @@ class Engine:
             raise EngineError("post_only", "post-only order would take")
         self.orders[o.oid] = o
         self.by_coid[coid] = o
+        if register is not None:
+            register(o)
         if type in ("STOP_MARKET", "STOP_LIMIT"):
             o.status = "UNTRIGGERED"
             self._emit("new", o)
@@ -301,6 +307,8 @@ class Engine:
                 if (o.side == "BUY" and px >= o.trigger) or (o.side == "SELL" and px <= o.trigger):
                     o.status = "NEW"
                     o.type = "MARKET" if o.type == "STOP_MARKET" else "LIMIT"
+                    o.triggered = True
+                    self._emit("triggered", o)
                 else:
                     continue
             limit = o.price if o.type == "LIMIT" else px

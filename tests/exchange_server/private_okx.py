@@ -2,8 +2,13 @@
 
 Shapes follow ../shared/data/exchanges/okx/nautilus_crate/ (http_place_order_response,
 http_get_orders_pending, http_transaction_detail, http_get_account_balance,
-http_get_positions, ws_orders): `/api/v5/trade/order|cancel-order|amend-order|
-cancel-batch-orders|orders-pending|fills`, `/api/v5/account/balance|positions`.
+http_get_positions, ws_orders, http_place_algo_order_response, http_get_orders_algo_pending,
+http_get_orders_algo_history, ws_orders_algo): `/api/v5/trade/order|cancel-order|amend-order|
+cancel-batch-orders|orders-pending|fills`, `/api/v5/account/balance|positions`, and stop
+orders as OKX's trigger algos: `/api/v5/trade/order-algo` (place, look up),
+`cancel-algos`, `orders-algo-pending`. An algo has its own algoId; when its trigger is reached
+OKX places a regular order (its own ordId, no clOrdId of ours: `algoClOrdId` links it), pushed
+on `orders`, while the algo's state goes to `effective` on `orders-algo`.
 
 Requests are checked the way OKX does: OK-ACCESS-KEY / -PASSPHRASE, and OK-ACCESS-SIGN =
 base64(HMAC-SHA256(secret, timestamp + method + path?query + body)); refusals are HTTP 401
@@ -58,6 +63,12 @@ class OkxPrivate(PrivateVenue):
         self.route("GET", p + "/trade/fills", self.fills)
         self.route("GET", p + "/account/balance", self.balance)
         self.route("GET", p + "/account/positions", self.positions)
+        self.route("POST", p + "/trade/order-algo", self.place_algo, create=True)
+        self.route("POST", p + "/trade/cancel-algos", self.cancel_algos)
+        self.route("GET", p + "/trade/order-algo", self.get_algo)
+        self.route("GET", p + "/trade/orders-algo-pending", self.algos_pending)
+        self.algo_ids: dict[str, str] = {}  # client order id of a trigger algo -> algoId
+        self._next_algo = 900_000_000_000_000_000
         server.websocket("/ws/v5/private", self.on_ws_message, on_close=self.on_close)
 
     # --- auth -----------------------------------------------------------------------------------
@@ -146,12 +157,17 @@ class OkxPrivate(PrivateVenue):
                          "sMsg": "Order placed"}])
 
     def _find(self, b: dict[str, Any]) -> PrivOrder:
-        return self.engine.find(b.get("clOrdId", ""), b.get("ordId", ""))
+        """A regular order by clOrdId or ordId: an algo is one only once triggered, by its ordId."""
+        coid, oid = b.get("clOrdId", ""), b.get("ordId", "")
+        o = self.engine.find(coid, oid)
+        if o.coid in self.algo_ids and (coid or not o.triggered):
+            raise EngineError("not_found", "order does not exist")
+        return o
 
     async def cancel(self, request: web.Request, body: str) -> web.Response:
         b = orjson.loads(body)
         try:
-            o = self.engine.cancel(b.get("clOrdId", ""), b.get("ordId", ""))
+            o = self.engine.cancel(self._find(b).coid)
         except EngineError:
             return self.failed("not_open", b.get("clOrdId", ""))
         return self.ok([{"clOrdId": o.coid, "ordId": o.oid, "ts": str(now_ms()), "sCode": "0", "sMsg": ""}])
@@ -160,7 +176,7 @@ class OkxPrivate(PrivateVenue):
         out = []
         for b in orjson.loads(body):
             try:
-                o = self.engine.cancel(b.get("clOrdId", ""), b.get("ordId", ""))
+                o = self.engine.cancel(self._find(b).coid)
                 out.append({"clOrdId": o.coid, "ordId": o.oid, "ts": str(now_ms()), "sCode": "0", "sMsg": ""})
             except EngineError:
                 code, msg = S_CODES["not_open"]
@@ -171,7 +187,7 @@ class OkxPrivate(PrivateVenue):
     async def amend(self, request: web.Request, body: str) -> web.Response:
         b = orjson.loads(body)
         try:
-            o = self.engine.amend(b.get("clOrdId", ""), b.get("ordId", ""),
+            o = self.engine.amend(self._find(b).coid,
                                   qty=Decimal(b["newSz"]) if b.get("newSz") else None,
                                   price=Decimal(b["newPx"]) if b.get("newPx") else None)
         except EngineError as exc:
@@ -188,7 +204,7 @@ class OkxPrivate(PrivateVenue):
 
     async def pending(self, request: web.Request, body: str) -> web.Response:
         inst = request.query.get("instId") or None
-        return self.ok([self.order(o) for o in reversed(self.engine.open_orders(inst))])
+        return self.ok([self.order(o) for o in reversed(self.engine.open_orders(inst)) if o.status != "UNTRIGGERED"])
 
     async def fills(self, request: web.Request, body: str) -> web.Response:
         q = request.query
@@ -199,6 +215,81 @@ class OkxPrivate(PrivateVenue):
                 if f.ts_ms >= begin and (inst is None or f.order.native == inst)
                 and (after is None or f.seq < int(after))]  # newest first; `after` pages to older
         return self.ok([self.fill(f) for f in rows[:limit]])
+
+    # --- trigger algos (stop orders) -----------------------------------------------------------------
+    async def place_algo(self, request: web.Request, body: str) -> web.Response:
+        b = orjson.loads(body)
+        coid = b.get("algoClOrdId", "")
+        if b.get("ordType") != "trigger" or not b.get("triggerPx") or not b.get("orderPx"):
+            return self.algo_failed("invalid", coid)
+        market = b["orderPx"] == "-1"
+        try:
+            o = self.engine.place(coid=coid, native=b.get("instId", ""), side=b.get("side", "").upper(),
+                                  type="STOP_MARKET" if market else "STOP_LIMIT", qty=Decimal(b.get("sz", "0")),
+                                  price=None if market else Decimal(b["orderPx"]), trigger=Decimal(b["triggerPx"]),
+                                  reduce_only=str(b.get("reduceOnly", "false")).lower() == "true",
+                                  register=lambda o: self.algo_ids.setdefault(o.coid, self._algo_id()))
+        except EngineError as exc:
+            return self.algo_failed(exc.kind, coid)
+        request[ACCEPTED] = True
+        return self.ok([{"algoId": self.algo_ids[o.coid], "algoClOrdId": o.coid, "clOrdId": "", "sCode": "0",
+                         "sMsg": "", "tag": ""}])
+
+    def _algo_id(self) -> str:
+        self._next_algo += 1
+        return str(self._next_algo)
+
+    def algo_failed(self, kind: str, coid: str) -> web.Response:
+        code, msg = S_CODES[kind]
+        return self.json({"code": "1", "msg": "", "data": [{"algoId": "", "algoClOrdId": coid, "clOrdId": "",
+                                                            "sCode": code, "sMsg": msg + self.key_echo(), "tag": ""}]})
+
+    def _find_algo(self, b: dict[str, Any]) -> PrivOrder:
+        coid = b.get("algoClOrdId") or next((c for c, a in self.algo_ids.items() if a == b.get("algoId")), "")
+        if coid not in self.algo_ids:
+            raise EngineError("not_found", "order does not exist")
+        return self.engine.find(coid)
+
+    async def cancel_algos(self, request: web.Request, body: str) -> web.Response:
+        out = []
+        for b in orjson.loads(body):
+            try:
+                o = self._find_algo(b)
+                if o.status != "UNTRIGGERED":  # triggered: the algo is done, its regular order cancels
+                    raise EngineError("not_open", "not pending")
+                self.engine.cancel(o.coid)
+                out.append({"algoId": self.algo_ids[o.coid], "sCode": "0", "sMsg": ""})
+            except EngineError:
+                out.append({"algoId": b.get("algoId", ""), "sCode": "51603", "sMsg": "Order does not exist"})
+        return self.json({"code": "0" if all(d["sCode"] == "0" for d in out) else "1", "msg": "", "data": out})
+
+    async def get_algo(self, request: web.Request, body: str) -> web.Response:
+        try:
+            o = self._find_algo(dict(request.query))
+        except EngineError:
+            return self.json({"code": "51603", "msg": "Order does not exist", "data": []})
+        return self.ok([self.algo(o)])
+
+    async def algos_pending(self, request: web.Request, body: str) -> web.Response:
+        inst = request.query.get("instId") or None
+        return self.ok([self.algo(o) for o in reversed(self.engine.open_orders(inst)) if o.status == "UNTRIGGERED"])
+
+    def algo(self, o: PrivOrder) -> dict[str, Any]:
+        m = self.engine.markets[o.native]
+        if o.status == "UNTRIGGERED" or (o.status == "CANCELED" and not o.triggered):
+            state = "live" if o.status == "UNTRIGGERED" else "canceled"
+        else:
+            state = "effective"
+        market = o.type in ("MARKET", "STOP_MARKET")
+        return {"algoId": self.algo_ids[o.coid], "algoClOrdId": o.coid, "clOrdId": "",
+                "ordId": o.oid if o.triggered else "", "ordIdList": [o.oid] if o.triggered else [],
+                "instId": o.native, "instType": inst_type(o.native), "ordType": "trigger", "state": state,
+                "side": o.side.lower(), "posSide": "net", "sz": s(o.qty), "triggerPx": s(o.trigger),
+                "triggerPxType": "last", "ordPx": "-1" if market else s(o.price),
+                "tdMode": "cross" if m.derivative else "cash", "lever": "3" if m.derivative else "",
+                "reduceOnly": "true" if o.reduce_only else "false", "actualPx": "", "actualSz": s(o.filled),
+                "actualSide": "", "triggerTime": str(o.updated_ms) if o.triggered else "", "tag": "",
+                "cTime": str(o.created_ms), "uTime": str(o.updated_ms)}
 
     async def balance(self, request: web.Request, body: str) -> web.Response:
         e = self.engine
@@ -225,8 +316,10 @@ class OkxPrivate(PrivateVenue):
 
     def order(self, o: PrivOrder, f: PrivFill | None = None, amended: bool = False) -> dict[str, Any]:
         m = self.engine.markets[o.native]
-        d = {"accFillSz": s(o.filled), "algoClOrdId": "", "algoId": "", "attachAlgoOrds": [], "avgPx": s(o.avg),
-             "cTime": str(o.created_ms), "cancelSource": "", "category": "normal", "ccy": "", "clOrdId": o.coid,
+        algo = self.algo_ids.get(o.coid, "")
+        d = {"accFillSz": s(o.filled), "algoClOrdId": o.coid if algo else "", "algoId": algo, "attachAlgoOrds": [],
+             "avgPx": s(o.avg), "cTime": str(o.created_ms), "cancelSource": "", "category": "normal", "ccy": "",
+             "clOrdId": "" if algo else o.coid,
              "fee": s(-o.fees), "feeCcy": m.quote, "fillPx": s(f.price) if f else "", "fillSz": s(f.qty) if f else "0",
              "fillTime": str(f.ts_ms) if f else "", "fillFee": s(-f.fee) if f else "0",
              "fillFeeCcy": m.quote if f else "", "execType": ("M" if f.maker else "T") if f else "",
@@ -243,7 +336,8 @@ class OkxPrivate(PrivateVenue):
     def fill(self, f: PrivFill) -> dict[str, Any]:
         o = f.order
         return {"instType": inst_type(o.native), "instId": o.native, "tradeId": f.trade_id, "ordId": o.oid,
-                "clOrdId": o.coid, "billId": str(f.seq), "subType": "1", "tag": "", "fillPx": s(f.price),
+                "clOrdId": "" if o.coid in self.algo_ids else o.coid, "billId": str(f.seq), "subType": "1",
+                "tag": "", "fillPx": s(f.price),
                 "fillSz": s(f.qty), "fillIdxPx": "", "fillPnl": s(f.realized), "fillPxVol": "", "fillPxUsd": "",
                 "fillMarkVol": "", "fillFwdPx": "", "fillMarkPx": "", "side": o.side.lower(), "posSide": "net",
                 "execType": "M" if f.maker else "T", "feeCcy": f.fee_asset, "fee": s(-f.fee), "ts": str(f.ts_ms),
@@ -251,5 +345,10 @@ class OkxPrivate(PrivateVenue):
 
     # --- user stream -------------------------------------------------------------------------------
     def stream_messages(self, kind: str, o: PrivOrder, f: PrivFill | None) -> list[Any]:
-        return [{"arg": {"channel": "orders", "instType": "ANY", "uid": "44705892343619584"},
-                 "data": [self.order(o, f, amended=kind == "amended")]}]
+        arg = {"instType": "ANY", "uid": "44705892343619584"}
+        if o.coid in self.algo_ids and (kind == "triggered" or not o.triggered):
+            out = [{"arg": {"channel": "orders-algo", **arg}, "data": [self.algo(o)]}]
+            if kind == "triggered":  # the regular order OKX places for it
+                out.append({"arg": {"channel": "orders", **arg}, "data": [self.order(o)]})
+            return out
+        return [{"arg": {"channel": "orders", **arg}, "data": [self.order(o, f, amended=kind == "amended")]}]

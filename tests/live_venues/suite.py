@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import Counter
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -18,7 +19,7 @@ import pytest
 from quantai_tui.connectors.credentials import Credentials
 from quantai_tui.core.clock import LiveClock
 from quantai_tui.core.commands import CancelAllOrders, CancelOrder, EngageKillSwitch, ModifyOrder
-from quantai_tui.core.enums import OrderStatus, TradingState
+from quantai_tui.core.enums import OrderSide, OrderStatus, OrderType, TradingState
 from quantai_tui.core.errors import ConfigError, RateLimited
 from quantai_tui.core.secrets import Secret
 from quantai_tui.core.values import Price, Quantity
@@ -115,6 +116,37 @@ class LiveVenueSuite:
         res = await k.execute(rig.order("48000"))
         assert not res.ok or k.oms.get(res.client_order_id).status is not S.ACCEPTED  # type: ignore[union-attr]
         assert len(rig.engine.orders) == 5
+
+    # --- stop orders ---------------------------------------------------------------------------------
+    async def test_stop_orders_wait_for_their_trigger_and_survive_a_restart(self, rig: Rig) -> None:
+        k = rig.kernel()
+        await k.start()
+        native = self.spec.native
+        stop = await rig.submit(k, None, side=OrderSide.SELL, order_type=OrderType.STOP_MARKET,
+                                trigger_price=Price("49000"))
+        stop_limit = await rig.submit(k, "51100", order_type=OrderType.STOP_LIMIT, trigger_price=Price("51000"))
+        spare = await rig.submit(k, None, side=OrderSide.SELL, order_type=OrderType.STOP_MARKET,
+                                 trigger_price=Price("48000"))
+        for c in (stop, stop_limit, spare):
+            await rig.until_status(k, c, S.ACCEPTED)
+        at_venue = rig.engine.by_coid
+        assert at_venue[stop].trigger == Decimal("49000") and at_venue[stop_limit].price == Decimal("51100")
+        rig.engine.cross(native, "50500")  # no trigger reached
+        assert [at_venue[c].status for c in (stop, stop_limit, spare)] == ["UNTRIGGERED"] * 3
+        rig.engine.cross(native, "48900")  # the sell stop triggers and fills at the market
+        await rig.until_status(k, stop, S.FILLED)
+        rig.engine.cross(native, "51050")  # the buy stop-limit triggers; its limit is not crossed
+        await rig.until_status(k, stop_limit, S.FILLED)
+        assert k.oms.get(stop_limit).avg_px == Decimal("51100")  # type: ignore[union-attr]
+        assert k.oms.get(spare).status is S.ACCEPTED  # type: ignore[union-attr]
+        await k.stop()
+        k2 = rig.kernel()  # the untriggered stop is found at the venue again
+        await k2.start()
+        assert k2.risk.state is TradingState.ACTIVE and k2.oms.get(spare).status is S.ACCEPTED  # type: ignore[union-attr]
+        assert (await k2.execute(CancelOrder(spare))).ok
+        await rig.until_status(k2, spare, S.CANCELED)
+        assert at_venue[spare].status == "CANCELED" and not rig.engine.open_orders()
+        assert all(rig.engine.create_attempts[c] == 1 for c in (stop, stop_limit, spare))
 
     # --- fills --------------------------------------------------------------------------------------
     async def test_stream_fills_applied_once(self, rig: Rig) -> None:

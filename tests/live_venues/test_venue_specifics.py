@@ -3,6 +3,7 @@ which endpoints testnet mode and URL overrides select (sandbox first, then the o
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -10,9 +11,11 @@ import pytest
 
 from quantai_tui.connectors.credentials import Credentials
 from quantai_tui.core.clock import TestClock
-from quantai_tui.core.enums import OrderStatus
+from quantai_tui.core.commands import CancelOrder
+from quantai_tui.core.enums import OrderSide, OrderStatus, OrderType
 from quantai_tui.core.errors import ConfigError, VenueUnavailable
 from quantai_tui.core.secrets import Secret
+from quantai_tui.core.values import Price
 from quantai_tui.settings.schema import ExchangeSettings
 from tests.live_venues.harness import BINANCE_SPOT, BINANCE_USDM, BYBIT_LINEAR, OKX_SWAP, Rig, VenueSpec
 
@@ -98,3 +101,35 @@ async def test_testnet_and_overrides(spec: VenueSpec, rest: str, ws: str) -> Non
         await ex.close()
     c = make(spec)
     assert c._ws_url().startswith("wss://") and "test" not in c._ws_url()  # noqa: SLF001
+
+
+async def test_okx_stop_orders_are_trigger_algos(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stop is an algo until its trigger, then a regular order of OKX's (linked by
+    algoClOrdId): a cancel goes to that order; one that filled while the engine was down is
+    found and filled on restart."""
+    async with Rig(OKX_SWAP, tmp_path, monkeypatch) as rig:
+        native, symbol = OKX_SWAP.native, OKX_SWAP.symbol
+        k = rig.kernel()
+        await k.start()
+        coid = await rig.submit(k, "50900", order_type=OrderType.STOP_LIMIT, trigger_price=Price("51000"))
+        await rig.until_status(k, coid, S.ACCEPTED)
+        assert k.oms.get(coid).venue_order_id == rig.venue.algo_ids[coid]  # type: ignore[attr-defined,union-attr]
+        rig.engine.cross(native, "51200")  # triggered; the buy limit at 50900 is not reached: it rests
+        assert rig.engine.by_coid[coid].triggered and rig.engine.by_coid[coid].status == "NEW"
+        await rig.until(lambda: coid in rig.client._triggered, "the order the trigger placed")  # type: ignore[attr-defined]
+        assert (await k.execute(CancelOrder(coid))).ok
+        await rig.until_status(k, coid, S.CANCELED)
+        posts = [path for _, method, path in rig.engine.requests if method == "POST"]
+        assert posts[-1].endswith("/trade/cancel-order") and not any(p.endswith("cancel-algos") for p in posts)
+
+        stop = await rig.submit(k, None, side=OrderSide.SELL, order_type=OrderType.STOP_MARKET,
+                                trigger_price=Price("49000"))
+        await rig.until_status(k, stop, S.ACCEPTED)
+        await k.stop()
+        rig.engine.cross(native, "48900")  # triggers and fills while nobody listens
+        k2 = rig.kernel()
+        await k2.start()
+        await rig.until_status(k2, stop, S.FILLED)
+        assert k2.risk.state.value == "ACTIVE"
+        assert k2.portfolio.position_qty("okx", symbol) == Decimal("-0.01")
+        assert k2.oms.get(stop).trade_ids == {f.trade_id for f in rig.engine.fills if f.order.coid == stop}  # type: ignore[union-attr]

@@ -97,6 +97,25 @@ def test_okx_orders_channel() -> None:
     assert (f.symbol, f.side, f.fee.as_decimal()) == ("BTC/USDT", OrderSide.SELL, Decimal("0.1002"))
 
 
+def test_okx_orders_algo_channel() -> None:
+    """The captured orders-algo push: live -> accepted; triggered (order_placed) -> the regular
+    order's id is linked to the algo's client id, with no event of its own; canceled -> canceled."""
+    c, events = client("okx")
+    c._on_user_frame((OKX / "ws_orders_algo.json").read_bytes())  # noqa: SLF001
+    accepted = [e for e in events if type(e) is OrderAccepted]
+    assert [(e.client_order_id, e.venue_order_id) for e in accepted] == [
+        ("STOP001BTCUSDT20250120", "706620792746729472"), ("STOP002BTCUSDT20250120", "706620792746729473")]
+    assert one(events, OrderCanceled).client_order_id == "STOP004BTCUSDT20250120"
+    assert c._triggered["STOP003BTCUSDT20250120"] == "706620792746729999"  # noqa: SLF001
+    assert c.coids["706620792746729999"] == "STOP003BTCUSDT20250120"
+    # a fill of that regular order (whose clOrdId is OKX's, not ours) is the stop's
+    fill = orjson.loads((OKX / "ws_orders.json").read_bytes())
+    fill["data"][0].update({"clOrdId": "706620792746729474_0", "algoClOrdId": "STOP003BTCUSDT20250120",
+                            "algoId": "706620792746729474", "ordId": "706620792746729999"})
+    c._on_user_frame(orjson.dumps(fill))  # noqa: SLF001
+    assert one(events, OrderFilled).client_order_id == "STOP003BTCUSDT20250120"
+
+
 def test_bybit_order_and_execution_topics() -> None:
     f = one(feed("bybit", BYBIT / "ws_account_execution.json"), OrderFilled)
     assert (f.client_order_id, f.symbol, f.trade_id) == ("test-order-link-001", "BTC/USDT:USDT",

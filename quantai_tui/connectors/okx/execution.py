@@ -8,7 +8,14 @@ come from the private WebSocket `/ws/v5/private` after a signed `login`
 each push carries the order's state and, for a fill, tradeId / fillSz / fillPx / fillFee.
 
 OKX answers HTTP 200 with `code` != "0" (and per-order `sCode`) when it refuses; 50011 / 50061
-and HTTP 429 are rate limits. Stop orders (OKX's algo endpoint) are not supported here.
+and HTTP 429 are rate limits.
+
+Stop orders are OKX trigger algos (/trade/order-algo with `algoClOrdId` = our client order id,
+`orderPx` -1 for stop-market): the algo has its own algoId and state (`orders-algo` channel:
+live, then effective / canceled / order_failed); when its trigger is reached OKX places a
+regular order with its own ordId, linked to ours by `algoClOrdId` on the `orders` channel, and
+that order's fills are ours. A cancel goes to cancel-algos until the trigger, then to the
+regular order. Amending a stop order is refused here.
 Testnet: OKX demo trading (same REST host, `x-simulated-trading: 1`; WS wspap.okx.com).
 """
 
@@ -42,6 +49,9 @@ from quantai_tui.core.execution import AccountReport, FillReport, OrderRequest, 
 from quantai_tui.core.symbols import parse_symbol
 from quantai_tui.core.values import Price, Quantity
 
+ALGO_TRIGGERED = {"effective", "order_placed", "partially_effective", "filled"}  # a regular order exists
+ALGO_STATES = {"live": OrderStatus.ACCEPTED, "pause": OrderStatus.ACCEPTED, "canceled": OrderStatus.CANCELED,
+               "order_failed": OrderStatus.REJECTED, "partially_failed": OrderStatus.REJECTED}
 STATES = {"live": OrderStatus.ACCEPTED, "partially_filled": OrderStatus.PARTIALLY_FILLED,
           "filled": OrderStatus.FILLED, "canceled": OrderStatus.CANCELED, "mmp_canceled": OrderStatus.CANCELED}
 TYPES = {"market": OrderType.MARKET, "optimal_limit_ioc": OrderType.MARKET}
@@ -65,6 +75,8 @@ class OkxExecutionClient(LiveExecutionClient):
         super().__init__(venue, settings, report, clock, credentials, **options)
         self.td_mode = td_mode
         self._fees: dict[str, Any] = {}  # client order id -> cumulative fee seen (when fillFee is absent)
+        self._algos: dict[str, str] = {}  # client order id of a stop order -> its algoId
+        self._triggered: dict[str, str] = {}  # ... -> the ordId of the regular order its trigger placed
 
     # --- REST plumbing -------------------------------------------------------------------------------
     def _classify(self, status: int, headers: dict[str, Any], body: str, parsed: Any) -> QuantAIError | None:
@@ -106,8 +118,9 @@ class OkxExecutionClient(LiveExecutionClient):
         sym = order.symbol
         spot = parse_symbol(sym).kind is InstrumentKind.SPOT
         t = order.order_type
-        if t not in (OrderType.LIMIT, OrderType.MARKET):
-            raise VenueRejected(f"{self.venue}: {t.value} orders are not supported on OKX here (algo orders)")
+        if t in (OrderType.STOP_MARKET, OrderType.STOP_LIMIT):
+            await self._submit_algo(order, spot)
+            return
         if t is OrderType.MARKET:
             ord_type = "market"
         elif order.post_only:
@@ -132,12 +145,47 @@ class OkxExecutionClient(LiveExecutionClient):
         self.remember(vid, order.client_order_id)
         self.accepted(order.client_order_id, sym, vid, ms_to_ns(d.get("ts")) or None)
 
+    async def _submit_algo(self, order: OrderRequest, spot: bool) -> None:
+        if order.time_in_force is not TimeInForce.GTC or order.post_only:
+            raise VenueRejected(f"{self.venue}: stop orders on OKX are GTC and cannot be post-only")
+        assert order.trigger_price is not None
+        sym, coid = order.symbol, order.client_order_id
+        market = order.order_type is OrderType.STOP_MARKET
+        p: dict[str, Any] = {"instId": self.native(sym), "tdMode": "cash" if spot else self.td_mode,
+                             "side": order.side.value.lower(), "ordType": "trigger", "sz": text(order.quantity),
+                             "triggerPx": text(order.trigger_price), "triggerPxType": "last",
+                             "orderPx": "-1" if market else text(order.price), "algoClOrdId": coid}
+        if spot and market:
+            p["tgtCcy"] = "base_ccy"
+        if order.reduce_only:
+            if spot:
+                raise VenueRejected(f"{self.venue}: spot orders cannot be reduce-only")
+            p["reduceOnly"] = True
+        self.traded.add(sym)
+        resp = await self.call(self.ex.private_post_trade_order_algo, p, create=True)
+        algo_id = str((resp.get("data") or [{}])[0].get("algoId", ""))
+        self._algos[coid] = algo_id
+        self.accepted(coid, sym, algo_id)
+
     async def _cancel(self, client_order_id: str, symbol: str) -> None:
-        # the outcome (canceled, or filled first) comes on the orders channel
-        await self.call(self.ex.private_post_trade_cancel_order,
-                        {"instId": self.native(symbol), "clOrdId": client_order_id})
+        # the outcome (canceled, or filled first) comes on the orders / orders-algo channels
+        inst = self.native(symbol)
+        algo_id = self._algos.get(client_order_id)
+        if algo_id is not None and client_order_id not in self._triggered:
+            try:
+                await self.call(self.ex.private_post_trade_cancel_algos, [{"instId": inst, "algoId": algo_id}])
+                return
+            except OrderMissing:  # triggered meanwhile: its regular order is the one to cancel
+                await self._query_algo(client_order_id, symbol)
+        vid = self._triggered.get(client_order_id)
+        if vid is not None:
+            await self.call(self.ex.private_post_trade_cancel_order, {"instId": inst, "ordId": vid})
+            return
+        await self.call(self.ex.private_post_trade_cancel_order, {"instId": inst, "clOrdId": client_order_id})
 
     async def _modify(self, client_order_id: str, symbol: str, quantity: Quantity | None, px: Price | None) -> None:
+        if client_order_id in self._algos:
+            raise VenueRejected(f"{self.venue}: amending a stop order is not supported here (cancel and resubmit)")
         p: dict[str, Any] = {"instId": self.native(symbol), "clOrdId": client_order_id}
         if quantity is not None:
             p["newSz"] = text(quantity)
@@ -156,7 +204,7 @@ class OkxExecutionClient(LiveExecutionClient):
     # --- reads ------------------------------------------------------------------------------------------
     def _status_report(self, d: dict[str, Any], hint: str = "") -> OrderStatusReport:
         sym = self.symbol_of(d["instId"], hint)
-        coid, vid = d.get("clOrdId", ""), str(d["ordId"])
+        coid, vid = self._coid(d), str(d["ordId"])
         self.remember(vid, coid)
         return OrderStatusReport(coid, vid, sym, OrderSide(d["side"].upper()),
                                  TYPES.get(d.get("ordType", ""), OrderType.LIMIT),
@@ -164,11 +212,56 @@ class OkxExecutionClient(LiveExecutionClient):
                                  qty(d.get("accFillSz")), price(d.get("px")), price(d.get("avgPx")),
                                  ms_to_ns(d.get("uTime")))
 
+    def _coid(self, d: dict[str, Any]) -> str:
+        """Our client order id of a regular order: a triggered stop's is its algoClOrdId (its
+        clOrdId, if any, is OKX's)."""
+        algo_coid = d.get("algoClOrdId") or ""
+        if algo_coid:
+            self._triggered[algo_coid] = str(d.get("ordId", ""))
+            self._algos.setdefault(algo_coid, str(d.get("algoId", "")))
+            return str(algo_coid)
+        return str(d.get("clOrdId", ""))
+
+    def _algo_report(self, d: dict[str, Any], hint: str = "") -> OrderStatusReport:
+        """An untriggered (or canceled / failed) trigger algo as an order of ours."""
+        coid, algo_id = d.get("algoClOrdId", ""), str(d["algoId"])
+        self._algos[coid] = algo_id
+        otype = OrderType.STOP_MARKET if d.get("ordPx") in ("-1", "", None) else OrderType.STOP_LIMIT
+        return OrderStatusReport(coid, algo_id, self.symbol_of(d["instId"], hint), OrderSide(d["side"].upper()), otype,
+                                 ALGO_STATES.get(d.get("state", ""), OrderStatus.ACCEPTED), qty(d.get("sz")),
+                                 qty("0"), price(d.get("ordPx")) if otype is OrderType.STOP_LIMIT else None, None,
+                                 ms_to_ns(d.get("uTime")))
+
     async def _query_order(self, client_order_id: str, symbol: str) -> OrderStatusReport | None:
         self.traded.add(symbol)
+        if client_order_id in self._algos:
+            return await self._query_algo(client_order_id, symbol)
         try:
             resp = await self.call(self.ex.private_get_trade_order,
                                    {"instId": self.native(symbol), "clOrdId": client_order_id})
+        except OrderMissing:
+            return await self._query_algo(client_order_id, symbol)  # a stop order we do not know yet?
+        rows = resp.get("data") or []
+        return self._status_report(rows[0], symbol) if rows else None
+
+    async def _query_algo(self, client_order_id: str, symbol: str) -> OrderStatusReport | None:
+        """A stop order: the algo while it waits, the regular order its trigger placed after."""
+        try:
+            resp = await self.call(self.ex.private_get_trade_order_algo, {"algoClOrdId": client_order_id})
+        except OrderMissing:
+            return None
+        rows = resp.get("data") or []
+        if not rows:
+            return None
+        d = rows[0]
+        vid = str(d.get("ordId") or next(iter(d.get("ordIdList") or []), ""))
+        if d.get("state") not in ALGO_TRIGGERED or not vid:
+            return self._algo_report(d, symbol)
+        self._algos[client_order_id] = str(d["algoId"])
+        self._triggered[client_order_id] = vid
+        self.remember(vid, client_order_id)
+        try:
+            resp = await self.call(self.ex.private_get_trade_order, {"instId": self.native(symbol), "ordId": vid})
         except OrderMissing:
             return None
         rows = resp.get("data") or []
@@ -183,8 +276,15 @@ class OkxExecutionClient(LiveExecutionClient):
             rows = (await self.call(self.ex.private_get_trade_orders_pending, params)).get("data") or []
             out.extend(self._status_report(d, symbol or "") for d in rows)
             if len(rows) < 100:
-                return out
+                break
             params = {**params, "after": rows[-1]["ordId"]}
+        params = {k: v for k, v in params.items() if k != "after"} | {"ordType": "trigger"}
+        while True:  # stop orders waiting for their trigger
+            rows = (await self.call(self.ex.private_get_trade_orders_algo_pending, params)).get("data") or []
+            out.extend(self._algo_report(d, symbol or "") for d in rows if d.get("algoClOrdId"))
+            if len(rows) < 100:
+                return out
+            params = {**params, "after": rows[-1]["algoId"]}
 
     async def _fills_since(self, ts_ns: int, symbol: str | None) -> list[FillReport]:
         out: list[FillReport] = []
@@ -197,9 +297,10 @@ class OkxExecutionClient(LiveExecutionClient):
                 px = price(f.get("fillPx"))
                 if px is None or not dec(f.get("fillSz")):
                     continue
-                vid, coid = str(f.get("ordId", "")), f.get("clOrdId", "")
+                vid = str(f.get("ordId", ""))
+                coid = self.coids.get(vid) or f.get("clOrdId", "")  # a triggered stop's order: known by ordId
                 self.remember(vid, coid)
-                out.append(FillReport(coid or self.coids.get(vid, ""), vid, str(f["tradeId"]),
+                out.append(FillReport(coid, vid, str(f["tradeId"]),
                                       self.symbol_of(f["instId"]), OrderSide(f["side"].upper()), qty(f["fillSz"]), px,
                                       -dec(f.get("fee")), f.get("feeCcy") or "", ms_to_ns(f.get("ts"))))
             if len(rows) < 100:
@@ -240,7 +341,8 @@ class OkxExecutionClient(LiveExecutionClient):
             "apiKey": self.creds.api_key.reveal(), "passphrase": self.creds.passphrase.reveal(), "timestamp": ts,
             "sign": sign.decode()}]})
         await self._expect(conn, "login")
-        await self.send_json(conn, {"op": "subscribe", "args": [{"channel": "orders", "instType": "ANY"}]})
+        await self.send_json(conn, {"op": "subscribe", "args": [{"channel": "orders", "instType": "ANY"},
+                                                                {"channel": "orders-algo", "instType": "ANY"}]})
         await self._expect(conn, "subscribe")
 
     async def _expect(self, conn: Conn, event: str) -> None:
@@ -258,13 +360,39 @@ class OkxExecutionClient(LiveExecutionClient):
         if raw == b"pong":
             return
         msg = orjson.loads(raw)
-        if msg.get("arg", {}).get("channel") != "orders" or "data" not in msg:
+        channel = msg.get("arg", {}).get("channel")
+        if "data" not in msg:
             return
-        for d in msg["data"]:
-            self._on_order(d)
+        if channel == "orders":
+            for d in msg["data"]:
+                self._on_order(d)
+        elif channel == "orders-algo":
+            for d in msg["data"]:
+                self._on_algo(d)
+
+    def _on_algo(self, d: dict[str, Any]) -> None:
+        coid = d.get("algoClOrdId", "")
+        if not coid:
+            return  # not placed by us
+        sym = self.symbol_of(d["instId"])
+        algo_id, state = str(d["algoId"]), d.get("state", "")
+        self._algos[coid] = algo_id
+        ts = ms_to_ns(d.get("uTime")) or None
+        if state in ALGO_TRIGGERED:  # fills come on the orders channel, from the regular order
+            vid = str(d.get("ordId") or next(iter(d.get("ordIdList") or []), ""))
+            if vid:
+                self._triggered[coid] = vid
+                self.remember(vid, coid)
+        elif state == "live":
+            self.accepted(coid, sym, algo_id, ts)
+        elif state == "canceled":
+            self.canceled(coid, sym, algo_id, "", ts)
+        elif state in ("order_failed", "partially_failed"):
+            self.rejected(coid, sym, f"the stop's order failed at {self.venue} ({d.get('failCode') or state})", ts)
 
     def _on_order(self, d: dict[str, Any]) -> None:
-        coid = d.get("clOrdId", "")
+        triggered = bool(d.get("algoClOrdId"))
+        coid = self._coid(d)
         if not coid:
             return  # not placed by us
         sym = self.symbol_of(d["instId"])
@@ -284,7 +412,7 @@ class OkxExecutionClient(LiveExecutionClient):
         ts = ms_to_ns(d.get("uTime")) or None
         if d.get("amendResult") == "0" and state in ("live", "partially_filled"):
             self.updated(coid, sym, qty(d["sz"]), price(d.get("px")), ts)
-        elif state == "live":
+        elif state == "live" and not triggered:  # a stop's order: accepted as the algo already
             self.accepted(coid, sym, vid, ts)
         elif state in ("canceled", "mmp_canceled"):
             self.canceled(coid, sym, vid, d.get("cancelSourceReason", "") or "", ts)
