@@ -6,15 +6,14 @@ confirmed first."""
 from __future__ import annotations
 
 import logging
-from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from quantai_tui.core.commands import SubmitOrder
 from quantai_tui.core.enums import OrderSide, OrderType, TradingMode
 from quantai_tui.core.errors import QuantAIError
-from quantai_tui.core.values import Price, Quantity
 from quantai_tui.tui.chat_commands import HELP_TEXT, NO_MODEL_TEXT, Slash, SlashError, parse_slash
 from quantai_tui.tui.formatting import short_id
+from quantai_tui.tui.screens.order_ticket import validate_ticket
 from quantai_tui.tui.widgets.chat import ChatPane
 
 if TYPE_CHECKING:
@@ -138,21 +137,20 @@ async def _order(app: QuantAIApp, chat: ChatPane, s: Slash) -> None:
     symbol = s.symbol or app.bridge.active_symbol
     inst = app.engine.instrument(symbol)
     side = OrderSide.BUY if s.name == "buy" else OrderSide.SELL
-    otype = OrderType.LIMIT if s.price is not None else OrderType.MARKET
+    if s.trigger is not None:
+        otype = OrderType.STOP_LIMIT if s.price is not None else OrderType.STOP_MARKET
+    else:
+        otype = OrderType.LIMIT if s.price is not None else OrderType.MARKET
     try:
-        qty = Quantity(s.quantity or Decimal(0))
-        price = Price(s.price) if s.price is not None else None
-        if inst is not None:
-            inst.check_qty(qty)
-            qty = inst.make_qty(qty)
-            if price is not None:
-                inst.check_price(price)
-                price = inst.make_price(price)
+        values = validate_ticket(inst, side.value, otype.value, str(s.quantity or 0),
+                                 str(s.price or ""), str(s.trigger or ""), _last_price(app, symbol))
     except QuantAIError as exc:
         chat.say(str(exc), "error")
         return
-    cmd = SubmitOrder(app.engine.venue, symbol, side, otype, qty, price)
-    what = f"{side} {otype} {qty} {symbol}" + (f" @ {price}" if price is not None else "")
+    qty, price, trigger = values.quantity, values.price, values.trigger
+    cmd = SubmitOrder(app.engine.venue, symbol, side, otype, qty, price, trigger)
+    what = (f"{side} {otype} {qty} {symbol}" + (f" stop {trigger}" if trigger is not None else "")
+            + (f" @ {price}" if price is not None else ""))
     if app.engine.mode is TradingMode.LIVE:
         from quantai_tui.tui.screens.confirm import ConfirmScreen
 
@@ -166,6 +164,13 @@ async def _order(app: QuantAIApp, chat: ChatPane, s: Slash) -> None:
                                       danger=True), answer)
         return
     await _send(app, chat, cmd, what)
+
+
+def _last_price(app: QuantAIApp, symbol: str) -> float | None:
+    book = app.bridge.book_view(symbol)
+    if book is None:
+        return None
+    return book.last_price or (book.asks[0][0] if book.asks else None)
 
 
 async def _send(app: QuantAIApp, chat: ChatPane, cmd: SubmitOrder, what: str) -> None:

@@ -2,6 +2,7 @@
 
     /buy 0.01                     market buy of the active symbol
     /sell 0.5 ETH/USDT @ 2000     limit sell (also: limit 2000, at 2000)
+    /sell 0.01 stop 60000         stop-market sell; with @ PRICE a stop-limit
     /cancel a9f0001 | /cancel all
     /kill [reason]  /kill release
     /backtest [strategy] [k=v ...]
@@ -22,6 +23,7 @@ from quantai_tui.core.symbols import normalize_symbol
 HELP_TEXT = """Slash commands (no model needed):
   /buy QTY [SYMBOL] [@ PRICE]    market order, or limit with @ PRICE
   /sell QTY [SYMBOL] [@ PRICE]
+  ... stop TRIGGER [@ PRICE]     a stop-market order, or stop-limit with @ PRICE
   /cancel ID | all               cancel one order (its id as shown) or every open one
   /kill [reason]                 engage the kill switch now;  /kill release  asks first
   /backtest [STRATEGY] [k=v ...] open the backtest screen (runs at once with a strategy)
@@ -46,6 +48,7 @@ class Slash:
     quantity: Decimal | None = None
     price: Decimal | None = None
     symbol: str | None = None
+    trigger: Decimal | None = None  # a stop order's trigger price
     target: str = ""  # order id, "all", strategy name, theme, "release", kb action
     params: dict[str, str] = field(default_factory=dict)
     text: str = ""  # free text (kill reason, kb query or path)
@@ -69,14 +72,18 @@ def _order(name: str, args: list[str]) -> Slash:
     qty: Decimal | None = None
     price: Decimal | None = None
     symbol: str | None = None
+    trigger: Decimal | None = None
     i = 0
     while i < len(args):
         tok = args[i]
         low = tok.lower()
-        if low in ("@", "at", "limit"):
+        if low in ("@", "at", "limit", "stop"):
             if i + 1 >= len(args):
                 raise SlashError(f"/{name}: a price must follow {tok!r}")
-            price = _decimal(args[i + 1], "price")
+            if low == "stop":
+                trigger = _decimal(args[i + 1], "stop trigger")
+            else:
+                price = _decimal(args[i + 1], "price")
             i += 2
             continue
         if low.startswith("@") and len(tok) > 1:
@@ -92,8 +99,8 @@ def _order(name: str, args: list[str]) -> Slash:
             raise SlashError(f"/{name}: unexpected {tok!r}")
         i += 1
     if qty is None:
-        raise SlashError(f"usage: /{name} QTY [SYMBOL] [@ PRICE]")
-    return Slash(name, quantity=qty, price=price, symbol=symbol)
+        raise SlashError(f"usage: /{name} QTY [SYMBOL] [@ PRICE] [stop TRIGGER]")
+    return Slash(name, quantity=qty, price=price, symbol=symbol, trigger=trigger)
 
 
 def _kb(text: str) -> Slash:

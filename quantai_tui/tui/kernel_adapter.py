@@ -40,6 +40,7 @@ def order_view(o: Order) -> OrderView:
         order_type=o.order_type.value, quantity=str(o.quantity), filled=str(o.filled_qty),
         price=str(o.price) if o.price is not None else "", status=o.status, strategy_id=o.strategy_id,
         ts_ns=o.ts_last or o.ts_submitted, reason=o.last_reason,
+        trigger=str(o.trigger_price) if o.trigger_price is not None else "",
     )
 
 

@@ -69,6 +69,7 @@ class OrderView:
     strategy_id: str = "manual"
     ts_ns: int = 0
     reason: str = ""
+    trigger: str = ""  # a stop order's trigger price
 
     @property
     def is_open(self) -> bool:

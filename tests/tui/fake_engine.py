@@ -172,7 +172,8 @@ class FakeEngine:
         coid = f"qafake{self._n:06d}"
         t = self.now + self._n
         view = OrderView(coid, c.venue, c.symbol, c.side.value, c.order_type.value, str(c.quantity), "0",
-                         str(c.price) if c.price is not None else "", OrderStatus.SUBMITTED, c.strategy_id, t)
+                         str(c.price) if c.price is not None else "", OrderStatus.SUBMITTED, c.strategy_id, t,
+                         trigger=str(c.trigger_price) if c.trigger_price is not None else "")
         price = c.price.as_decimal() if c.price is not None else (self._mark(c.symbol) or Decimal(0))
         notional = price * c.quantity.as_decimal()
         if self._kill or notional > MAX_NOTIONAL:

@@ -11,14 +11,16 @@ from decimal import Decimal
 from tests.tui.helpers import SIZE, screen_text
 
 from quantai_tui.commands.tui_engine import build_engine
-from quantai_tui.core.enums import TradingMode
+from quantai_tui.core.enums import OrderStatus, OrderType, TradingMode
+from quantai_tui.core.values import Price
 from quantai_tui.paths import Paths
 from quantai_tui.settings.schema import ExchangeSettings, Settings, TuiSettings
 from quantai_tui.tui.app import AppOptions, QuantAIApp
 from quantai_tui.tui.formatting import short_id
 from quantai_tui.tui.kernel_adapter import KernelFacade
+from quantai_tui.tui.screens.order_ticket import OrderTicket
 from quantai_tui.tui.widgets.log_pane import LogPane
-from textual.widgets import Input
+from textual.widgets import Input, Select
 
 
 async def _say(app: QuantAIApp, pilot, text: str) -> None:  # type: ignore[no-untyped-def]
@@ -61,6 +63,44 @@ async def test_two_orders_get_two_ids_and_cancel_by_the_shown_id_cancels_one() -
         await _say(app, pilot, f"/cancel {shown[0]}")
         await _until(lambda: len(app.bridge.open_orders()) == 1, "one order canceled", pilot)
         assert [o.client_order_id for o in app.bridge.open_orders()] == [second.client_order_id]
+
+
+async def test_stop_orders_from_the_ticket_and_the_chat_rest_with_their_trigger() -> None:
+    app, facade = _app()
+    k = facade.kernel
+    async with app.run_test(size=SIZE) as pilot:
+        await _until(lambda: k.started and k.cache.mark("sim", "BTC/USDT"), "prices", pilot)
+        mid = Decimal(repr(k.cache.mark("sim", "BTC/USDT")))
+        below, above = ((mid * Decimal(f)).quantize(Decimal("0.01")) for f in ("0.98", "1.02"))
+        await pilot.press("b")
+        await pilot.pause()
+        ticket = app.screen
+        assert isinstance(ticket, OrderTicket) and not ticket.query_one("#trigger").display
+        ticket.query_one("#type", Select).value = "STOP_MARKET"
+        await pilot.pause()
+        assert ticket.query_one("#trigger").display and ticket.query_one("#price", Input).disabled
+        ticket.query_one("#qty", Input).value = "0.001"
+        ticket.query_one("#trigger", Input).value = str(below)  # a buy stop under the market fires at once
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, OrderTicket) and "would fire at once" in screen_text(app)
+        ticket.query_one("#trigger", Input).value = str(above)
+        await pilot.press("enter")
+        await _until(lambda: len(app.bridge.open_orders()) == 1, "the stop order", pilot)
+        stop = k.oms.get(app.bridge.open_orders()[0].client_order_id)
+        assert stop is not None and stop.order_type is OrderType.STOP_MARKET and stop.trigger_price == Price(above)
+        assert stop.status is OrderStatus.ACCEPTED  # waits at the venue for its trigger
+        await pilot.press("slash")
+        higher = above + 100
+        await _say(app, pilot, f"/buy 0.001 stop {higher} @ {higher + 5}")
+        await _until(lambda: len(app.bridge.open_orders()) == 2, "the stop-limit order", pilot)
+        sl = next(k.oms.get(o.client_order_id) for o in app.bridge.open_orders()
+                  if o.client_order_id != stop.client_order_id)
+        assert sl is not None and sl.order_type is OrderType.STOP_LIMIT
+        assert (sl.trigger_price, sl.price) == (Price(higher), Price(higher + 5))
+        await pilot.pause(0.3)
+        text = screen_text(app)
+        assert f"stop {above}" in text and f"{higher + 5} stop {higher}" in text and "STOP LMT" in text
 
 
 async def test_the_kill_switch_is_said_once_in_the_log_pane() -> None:

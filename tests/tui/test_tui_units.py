@@ -31,9 +31,13 @@ def test_slash_buy_market_and_limit() -> None:
     assert (s.name, s.quantity, s.price, s.symbol) == ("sell", Decimal("0.5"), Decimal("2000.5"), "ETH/USDT")
     assert parse_slash("/buy BTC/USDT:PERP 1 limit 30000").symbol == "BTC/USDT:USDT"
     assert parse_slash("/buy 1 @30000").price == Decimal(30000)
+    s = parse_slash("/sell 0.01 stop 60,000")
+    assert (s.quantity, s.price, s.trigger) == (Decimal("0.01"), None, Decimal(60000))
+    s = parse_slash("/buy 0.01 ETH/USDT stop 4000 @ 4010")
+    assert (s.symbol, s.price, s.trigger) == ("ETH/USDT", Decimal(4010), Decimal(4000))
 
 
-@pytest.mark.parametrize("text", ["/buy", "/buy -1", "/buy abc", "/sell 1 @", "/buy 1 2", "/nope", "/cancel",
+@pytest.mark.parametrize("text", ["/buy", "/buy -1", "/buy abc", "/sell 1 @", "/buy 1 2", "/sell 1 stop", "/nope", "/cancel",
                                   "/backtest ma x=", "/symbol FOO"])
 def test_slash_errors_are_one_line(text: str) -> None:
     with pytest.raises(SlashError) as info:
@@ -120,6 +124,24 @@ def test_ticket_validation_against_the_instrument() -> None:
         validate_ticket(inst, "BUY", "LIMIT", "0.01", "")
     assert validate_ticket(inst, "SELL", "MARKET", "0.01", "").price is None
     assert Decimal(default_quantity(inst, 70000.0)) * 70000 >= 100
+
+
+def test_ticket_validation_of_stop_orders() -> None:
+    inst = FakeEngine().instrument("BTC/USDT")
+    v = validate_ticket(inst, "SELL", "STOP_MARKET", "0.01", "", "60000.5", market=65000.0)
+    assert (v.order_type.value, v.price, str(v.trigger)) == ("STOP_MARKET", None, "60000.50")
+    v = validate_ticket(inst, "BUY", "STOP_LIMIT", "0.01", "70010", "70000", market=65000.0)
+    assert (str(v.price), str(v.trigger)) == ("70010.00", "70000.00")
+    with pytest.raises(ValidationError, match="needs a trigger"):
+        validate_ticket(inst, "SELL", "STOP_MARKET", "0.01", "", "")
+    with pytest.raises(ValidationError, match="stop-limit order needs a price"):
+        validate_ticket(inst, "BUY", "STOP_LIMIT", "0.01", "", "70000")
+    with pytest.raises(PrecisionError):
+        validate_ticket(inst, "SELL", "STOP_MARKET", "0.01", "", "60000.001")
+    with pytest.raises(ValidationError, match="buy stop triggers above the market"):
+        validate_ticket(inst, "BUY", "STOP_MARKET", "0.01", "", "64000", market=65000.0)
+    with pytest.raises(ValidationError, match="sell stop triggers below the market"):
+        validate_ticket(inst, "SELL", "STOP_MARKET", "0.01", "", "65000", market=65000.0)
 
 
 # --- the bridge ---------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
-"""The order ticket (`b` / `s`): side, type, quantity, price. Values are checked against the
-instrument's tick and lot before anything is sent; a risk denial is shown in place and the
-ticket stays open so the trader can fix the order."""
+"""The order ticket (`b` / `s`): side, type, quantity, price and, for stop orders, the trigger.
+Values are checked against the instrument's tick and lot before anything is sent (and a stop's
+trigger against the market: a buy stop above it, a sell stop below); a risk denial is shown in
+place and the ticket stays open so the trader can fix the order."""
 
 from __future__ import annotations
 
@@ -32,11 +33,18 @@ class TicketValues:
     order_type: OrderType
     quantity: Quantity
     price: Price | None
+    trigger: Price | None = None
+
+
+ORDER_TYPES = (("LIMIT", "LIMIT"), ("MARKET", "MARKET"), ("STOP MARKET", "STOP_MARKET"), ("STOP LIMIT", "STOP_LIMIT"))
+_STOPS = (OrderType.STOP_MARKET, OrderType.STOP_LIMIT)
 
 
 def validate_ticket(inst: Instrument | None, side: str, order_type: str, qty_text: str,
-                    price_text: str) -> TicketValues:
-    """Raise QuantAIError (one line, for the ticket) unless the order fits the instrument."""
+                    price_text: str, trigger_text: str = "", market: float | None = None) -> TicketValues:
+    """Raise QuantAIError (one line, for the ticket) unless the order fits the instrument. A
+    stop's trigger must be beyond `market` (the last price, when known) in its direction, or
+    the venue would fire it at once."""
     from quantai_tui.core.errors import ValidationError
 
     def number(text: str, what: str) -> Decimal:
@@ -51,18 +59,33 @@ def validate_ticket(inst: Instrument | None, side: str, order_type: str, qty_tex
     otype = OrderType(order_type)
     qty = Quantity(number(qty_text, "quantity"))
     price: Price | None = None
-    if otype is OrderType.LIMIT:
+    trigger: Price | None = None
+    if otype in (OrderType.LIMIT, OrderType.STOP_LIMIT):
         if not price_text.strip():
-            raise ValidationError("a limit order needs a price")
+            raise ValidationError(f"a {'stop-' if otype is OrderType.STOP_LIMIT else ''}limit order needs a price")
         price = Price(number(price_text, "price"))
+    if otype in _STOPS:
+        if not trigger_text.strip():
+            raise ValidationError("a stop order needs a trigger price")
+        trigger = Price(number(trigger_text, "trigger"))
     if inst is not None:
         inst.check_qty(qty)
         qty = inst.make_qty(qty)
-        if price is not None:
-            inst.check_price(price)
-            price = inst.make_price(price)
-            inst.check_notional(price, qty)
-    return TicketValues(OrderSide(side), otype, qty, price)
+        for p in (price, trigger):
+            if p is not None:
+                inst.check_price(p)
+        price = inst.make_price(price) if price is not None else None
+        trigger = inst.make_price(trigger) if trigger is not None else None
+        if price is not None or trigger is not None:
+            inst.check_notional(price or trigger, qty)  # type: ignore[arg-type]
+    if trigger is not None and market is not None:
+        t = trigger.as_decimal()
+        m = Decimal(repr(market))
+        if (side == "BUY" and t <= m) or (side == "SELL" and t >= m):
+            where = "above" if side == "BUY" else "below"
+            raise ValidationError(f"a {side.lower()} stop triggers {where} the market ({m}): "
+                                  f"{t} would fire at once")
+    return TicketValues(OrderSide(side), otype, qty, price, trigger)
 
 
 def default_quantity(inst: Instrument | None, price: float | None, notional: int = 100) -> str:
@@ -90,6 +113,8 @@ class OrderTicket(ModalScreen[str | None]):
     OrderTicket #error { color: $error; text-style: bold; height: auto; min-height: 1; }
     OrderTicket #buttons { height: auto; align-horizontal: right; }
     OrderTicket Button { margin-left: 2; }
+    OrderTicket .-stop { display: none; }
+    OrderTicket.-stop-type .-stop { display: block; }
     """
     BINDINGS = [Binding("escape", "close", "cancel", id="ticket_close")]
 
@@ -111,17 +136,20 @@ class OrderTicket(ModalScreen[str | None]):
         places = book.price_precision if book is not None else 2
         price = f"{ref:.{places}f}" if ref is not None else ""
         lot = default_quantity(self.inst, ref)
+        self.market = book.last_price if book is not None and book.last_price else ref
         with Vertical(id="ticket") as box:
             box.border_title = f"{self.side} {self.symbol} · {self.bridge.engine.venue}"
             with Grid():
                 yield Label("Side")
                 yield Select([("BUY", "BUY"), ("SELL", "SELL")], value=self.side, allow_blank=False, id="side")
                 yield Label("Type")
-                yield Select([("LIMIT", "LIMIT"), ("MARKET", "MARKET")], value="LIMIT", allow_blank=False, id="type")
+                yield Select(ORDER_TYPES, value="LIMIT", allow_blank=False, id="type")
                 yield Label("Quantity")
                 yield Input(value=lot, id="qty")
                 yield Label("Price")
                 yield Input(value=price, id="price")
+                yield Label("Trigger", classes="-stop")
+                yield Input(value=price, id="trigger", classes="-stop")
             tick = f"tick {self.inst.tick_size} · lot {self.inst.lot_size} · min {self.inst.min_quantity}" \
                 if self.inst else "instrument rules not loaded"
             yield Static(tick, id="hint")
@@ -137,7 +165,8 @@ class OrderTicket(ModalScreen[str | None]):
 
     @on(Select.Changed, "#type")
     def _type_changed(self, event: Select.Changed) -> None:
-        self.query_one("#price", Input).disabled = event.value == "MARKET"
+        self.query_one("#price", Input).disabled = event.value in ("MARKET", "STOP_MARKET")
+        self.set_class(event.value in ("STOP_MARKET", "STOP_LIMIT"), "-stop-type")
 
     @on(Select.Changed, "#side")
     def _side_changed(self, event: Select.Changed) -> None:
@@ -146,6 +175,10 @@ class OrderTicket(ModalScreen[str | None]):
         self.set_class(self.side == "SELL", "-sell")
         self.query_one("#submit", Button).label = f"{self.side} (enter)"
         self.query_one("#ticket").border_title = f"{self.side} {self.symbol} · {self.bridge.engine.venue}"
+
+    def _market(self) -> float | None:
+        book = self.bridge.book_view(self.symbol)  # the latest frame: the market moved since the ticket opened
+        return (book.last_price or self.market) if book is not None else self.market
 
     def show_error(self, text: str) -> None:
         self.query_one("#error", Static).update(text)
@@ -157,12 +190,13 @@ class OrderTicket(ModalScreen[str | None]):
             values = validate_ticket(
                 self.inst, self.side, str(self.query_one("#type", Select).value),
                 self.query_one("#qty", Input).value, self.query_one("#price", Input).value,
+                self.query_one("#trigger", Input).value, self._market(),
             )
         except (QuantAIError, ValueError) as exc:
             self.show_error(str(exc))
             return
         cmd = SubmitOrder(self.bridge.engine.venue, self.symbol, values.side, values.order_type,
-                          values.quantity, values.price)
+                          values.quantity, values.price, values.trigger)
         self.show_error("")
         try:
             result = await self.bridge.submit(cmd)

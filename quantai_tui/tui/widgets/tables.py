@@ -21,6 +21,7 @@ def _pnl(app: App[object], value: Decimal, places: int = 2) -> Text:
     return Text(fmt_num(value, places, sign=True), style=theme_style(app, var), justify="right")
 
 
+_TYPE_TEXT = {"MARKET": "MKT", "LIMIT": "LMT", "STOP_MARKET": "STOP", "STOP_LIMIT": "STOP LMT"}
 _STATUS_TEXT = {"SUBMITTED": "sent", "ACCEPTED": "open", "PARTIALLY_FILLED": "partial", "PENDING_CANCEL": "canceling",
                 "PENDING_UPDATE": "amending", "UNKNOWN": "unknown?"}
 
@@ -100,10 +101,10 @@ class OrdersTable(_Table):
             rows.append((o.client_order_id, (
                 f"#{short_id(o.client_order_id)}",
                 Text(o.side, style=side_style),
-                "MKT" if o.order_type == "MARKET" else ("LMT" if o.order_type == "LIMIT" else o.order_type),
+                _TYPE_TEXT.get(o.order_type, o.order_type),
                 Text(o.quantity, justify="right"),
                 Text(o.filled, justify="right"),
-                Text(o.price or "", justify="right"),
+                Text(" ".join(p for p in (o.price, f"stop {o.trigger}" if o.trigger else "") if p), justify="right"),
                 Text(_STATUS_TEXT.get(o.status.value, o.status.value.lower()), style=status_style),
                 o.symbol,
             )))
