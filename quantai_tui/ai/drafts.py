@@ -18,7 +18,7 @@ from typing import Any, Literal
 __all__ = ["DraftBook", "OrderDraft"]
 
 Side = Literal["BUY", "SELL"]
-OrderKind = Literal["MARKET", "LIMIT"]
+OrderKind = Literal["MARKET", "LIMIT", "STOP_MARKET", "STOP_LIMIT"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,22 +36,28 @@ class OrderDraft:
     after_untrusted: bool = False  # proposed after the assistant read documents or web pages
     created_ns: int = field(default_factory=time.time_ns)
     rationale: str = ""  # the model's words: kept for the record, never shown as the order
+    trigger_price: Decimal | None = None  # stop orders: placed when the market reaches it
 
     def summary(self) -> str:
         """One line built from the fields (not from the model's text)."""
+        stop = f" stop {self.trigger_price}" if self.trigger_price is not None else ""
         px = f" @ {self.price}" if self.price is not None else ""
         ro = " reduce-only" if self.reduce_only else ""
-        return f"{self.side} {self.order_type} {self.quantity} {self.symbol}{px} on {self.venue}{ro}"
+        return f"{self.side} {self.order_type} {self.quantity} {self.symbol}{stop}{px} on {self.venue}{ro}"
 
     def fields(self) -> list[tuple[str, str]]:
         """(label, value) rows exactly as the order would be sent."""
-        return [
+        rows = [
             ("Venue", self.venue),
             ("Symbol", self.symbol),
             ("Side", self.side),
             ("Type", self.order_type),
             ("Quantity", str(self.quantity)),
             ("Price", str(self.price) if self.price is not None else "market"),
+        ]
+        if self.trigger_price is not None:
+            rows.append(("Trigger", str(self.trigger_price)))
+        return rows + [
             ("Time in force", self.time_in_force),
             ("Reduce only", "yes" if self.reduce_only else "no"),
             ("Mode", self.mode.upper()),
@@ -61,6 +67,7 @@ class OrderDraft:
         d = asdict(self)
         d["quantity"] = str(self.quantity)
         d["price"] = None if self.price is None else str(self.price)
+        d["trigger_price"] = None if self.trigger_price is None else str(self.trigger_price)
         return d
 
 

@@ -200,12 +200,31 @@ async def test_propose_order_makes_a_draft_only(tmp_path: Path) -> None:
     assert d.summary() == "BUY LIMIT 0.01 BTC/USDT @ 69000 on sim"
 
 
+async def test_propose_order_drafts_stop_orders(tmp_path: Path) -> None:
+    r = make_runner(tmp_path, engine=FakeView())
+    out = await call(r, "propose_order", symbol="BTC/USDT", side="sell", quantity="0.01", order_type="stop_limit",
+                     price=59900, trigger_price=60000)
+    assert out.ok, out.content
+    d = r.context.drafts.get(out.value["draft_id"])
+    assert d is not None and (d.order_type, d.price, d.trigger_price) == ("STOP_LIMIT", Decimal(59900), Decimal(60000))
+    assert d.summary() == "SELL STOP_LIMIT 0.01 BTC/USDT stop 60000 @ 59900 on sim"
+    assert ("Trigger", "60000") in d.fields() and d.to_dict()["trigger_price"] == "60000"
+    schema = next(s for s in r.schemas() if s["function"]["name"] == "propose_order")
+    props = schema["function"]["parameters"]["properties"]
+    assert "stop_market" in props["order_type"]["enum"] and "trigger_price" in props
+
+
 @pytest.mark.parametrize(("args", "message"), [
     ({"quantity": "0.000000001"}, "not a multiple of lot"),
     ({"quantity": "0.01", "order_type": "limit", "price": "69000.123"}, "not a multiple of tick"),
     ({"quantity": "0.01", "order_type": "limit"}, "a limit order needs a positive price"),
     ({"quantity": "0.01", "price": "69000"}, "a market order takes no price"),
     ({"quantity": "-1"}, "quantity must be positive"),
+    ({"quantity": "0.01", "order_type": "stop_market"}, "a stop order needs a positive trigger_price"),
+    ({"quantity": "0.01", "order_type": "stop_limit", "trigger_price": "60000"}, "a stop-limit order needs a"),
+    ({"quantity": "0.01", "order_type": "stop_market", "trigger_price": "60000", "price": "1"}, "takes no price"),
+    ({"quantity": "0.01", "trigger_price": "60000"}, "only stop orders take a trigger_price"),
+    ({"quantity": "0.01", "order_type": "stop_market", "trigger_price": "60000.001"}, "not a multiple of tick"),
     ({"quantity": "0.01", "symbol": "not a symbol"}, "symbol"),
 ])
 async def test_propose_order_refuses_inexact_drafts(tmp_path: Path, args: dict[str, Any], message: str) -> None:

@@ -210,6 +210,26 @@ async def test_draft_opens_the_modal_and_confirming_sends_exactly_it(tmp_path: P
         assert len(app.options.ai.drafts) == 0
 
 
+async def test_a_stop_loss_draft_shows_its_trigger_and_sends_it(tmp_path: Path, model: FakeOpenAIServer) -> None:
+    args = {"symbol": "BTC/USDT", "side": "sell", "quantity": "0.01", "order_type": "stop_market",
+            "trigger_price": "60000", "reason": "protect the long"}
+    model.enqueue(call("propose_order", args), answer("I drafted a stop-loss; please review it."))
+    app = make_app(ai=service(tmp_path, model))
+    async with app.run_test(size=SIZE) as pilot:
+        await ask(pilot, "put a stop loss at 60000 for 0.01 BTC")
+        assert isinstance(app.screen, OrderDraftScreen)
+        shown = screen_text(app)
+        for text in ("STOP_MARKET", "Trigger", "60000", "market"):
+            assert text in shown
+        await pilot.press("y")
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        (cmd,) = [c for c in app.engine.commands if isinstance(c, SubmitOrder)]
+        assert (cmd.side, cmd.order_type, str(cmd.quantity), cmd.price, str(cmd.trigger_price)) == \
+            (OrderSide.SELL, OrderType.STOP_MARKET, "0.01000", None, "60000.00")
+
+
 async def test_rejecting_or_the_kill_key_sends_nothing(tmp_path: Path, model: FakeOpenAIServer) -> None:
     model.enqueue(call("propose_order", DRAFT_ARGS), answer("Drafted."),
                   call("propose_order", DRAFT_ARGS, cid="c2"), answer("Drafted again."))

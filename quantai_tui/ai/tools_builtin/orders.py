@@ -18,8 +18,9 @@ async def propose_order(
     side: Literal["buy", "sell"],
     quantity: Decimal,
     ctx: ToolContext,
-    order_type: Literal["market", "limit"] = "market",
+    order_type: Literal["market", "limit", "stop_market", "stop_limit"] = "market",
     price: Decimal | None = None,
+    trigger_price: Decimal | None = None,
     reduce_only: bool = False,
     reason: str = "",
 ) -> dict[str, Any]:
@@ -31,8 +32,11 @@ async def propose_order(
         symbol: ccxt unified symbol, e.g. BTC/USDT
         side: buy or sell
         quantity: amount in base units, e.g. 0.01
-        order_type: market or limit
-        price: limit price (limit orders only)
+        order_type: market, limit, stop_market (a market order once the price reaches
+            trigger_price, e.g. a stop-loss) or stop_limit (a limit order at price, then)
+        price: limit price (limit and stop_limit orders only)
+        trigger_price: the stop's trigger (stop orders only): above the market for a buy,
+            below it for a sell
         reduce_only: only reduce an existing position
         reason: one sentence on why, for the record
     """
@@ -44,20 +48,27 @@ async def propose_order(
         raise ToolError(str(e)) from None
     if quantity <= 0:
         raise ToolError("quantity must be positive")
-    if order_type == "limit":
+    if order_type in ("limit", "stop_limit"):
         if price is None or price <= 0:
-            raise ToolError("a limit order needs a positive price")
+            raise ToolError(f"a {order_type.replace('_', '-')} order needs a positive price")
     elif price is not None:
-        raise ToolError("a market order takes no price (use order_type='limit' for a price)")
+        raise ToolError(f"a {order_type.replace('_', '-')} order takes no price (use order_type='limit' or "
+                        "'stop_limit' for a price)")
+    if order_type.startswith("stop"):
+        if trigger_price is None or trigger_price <= 0:
+            raise ToolError("a stop order needs a positive trigger_price")
+    elif trigger_price is not None:
+        raise ToolError("only stop orders take a trigger_price (order_type='stop_market' or 'stop_limit')")
     engine = ctx.engine
     venue = engine.venue if engine is not None else ctx.settings.general.exchange
     inst = engine.instrument(sym) if engine is not None else None
     if inst is not None:
-        _check_rules(inst, quantity, price)
+        _check_rules(inst, quantity, price, trigger_price)
     draft = OrderDraft(
         draft_id=ctx.drafts.new_id(), venue=venue, symbol=sym, side="BUY" if side == "buy" else "SELL",
-        order_type="LIMIT" if order_type == "limit" else "MARKET", quantity=quantity, price=price,
+        order_type=order_type.upper(), quantity=quantity, price=price,  # type: ignore[arg-type]
         reduce_only=reduce_only, mode=ctx.mode, after_untrusted=ctx.untrusted_seen, rationale=reason[:500],
+        trigger_price=trigger_price,
     )
     ctx.drafts.add(draft)
     if ctx.headless:
@@ -68,15 +79,17 @@ async def propose_order(
     return {"draft_id": draft.draft_id, "status": "DRAFT", "order": draft.summary(), "next": nxt}
 
 
-def _check_rules(inst: Any, quantity: Decimal, price: Decimal | None) -> None:
+def _check_rules(inst: Any, quantity: Decimal, price: Decimal | None, trigger: Decimal | None = None) -> None:
     """Exact fields or an error: a draft is never silently rounded to the lot or tick."""
     from quantai_tui.core.values import Price, Quantity
 
     try:
         qty = Quantity(quantity)
         inst.check_qty(qty)
-        if price is not None:
-            px = Price(price)
+        if trigger is not None:
+            inst.check_price(Price(trigger))
+        if price is not None or trigger is not None:
+            px = Price(price if price is not None else trigger)
             inst.check_price(px)
             inst.check_notional(px, qty)
     except (QuantAIError, ValueError, ArithmeticError) as e:

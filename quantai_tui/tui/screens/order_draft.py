@@ -36,16 +36,20 @@ def draft_command(draft: OrderDraft, venue: str, inst: Instrument | None) -> Sub
         raise ValidationError(f"the draft is for {draft.venue}, but this engine trades on {venue}")
     qty = Quantity(draft.quantity)
     price = Price(draft.price) if draft.price is not None else None
+    trigger = Price(draft.trigger_price) if draft.trigger_price is not None else None
     if inst is not None:
         inst.check_qty(qty)
         qty = inst.make_qty(qty)
+        if trigger is not None:
+            inst.check_price(trigger)
+            trigger = inst.make_price(trigger)
         if price is not None:
             inst.check_price(price)
             price = inst.make_price(price)
             inst.check_notional(price, qty)
     return SubmitOrder(venue, draft.symbol, OrderSide(draft.side), OrderType(draft.order_type), qty, price,
-                       time_in_force=TimeInForce(draft.time_in_force), reduce_only=draft.reduce_only,
-                       strategy_id=STRATEGY_ID)
+                       trigger_price=trigger, time_in_force=TimeInForce(draft.time_in_force),
+                       reduce_only=draft.reduce_only, strategy_id=STRATEGY_ID)
 
 
 def typed_phrase(draft: OrderDraft) -> str:
