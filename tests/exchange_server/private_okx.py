@@ -6,7 +6,7 @@ http_get_positions, ws_orders, http_place_algo_order_response, http_get_orders_a
 http_get_orders_algo_history, ws_orders_algo): `/api/v5/trade/order|cancel-order|amend-order|
 cancel-batch-orders|orders-pending|fills`, `/api/v5/account/balance|positions`, and stop
 orders as OKX's trigger algos: `/api/v5/trade/order-algo` (place, look up),
-`cancel-algos`, `orders-algo-pending`. An algo has its own algoId; when its trigger is reached
+`cancel-algos`, `amend-algos`, `orders-algo-pending`. An algo has its own algoId; when its trigger is reached
 OKX places a regular order (its own ordId, no clOrdId of ours: `algoClOrdId` links it), pushed
 on `orders`, while the algo's state goes to `effective` on `orders-algo`.
 
@@ -65,6 +65,7 @@ class OkxPrivate(PrivateVenue):
         self.route("GET", p + "/account/positions", self.positions)
         self.route("POST", p + "/trade/order-algo", self.place_algo, create=True)
         self.route("POST", p + "/trade/cancel-algos", self.cancel_algos)
+        self.route("POST", p + "/trade/amend-algos", self.amend_algo)
         self.route("GET", p + "/trade/order-algo", self.get_algo)
         self.route("GET", p + "/trade/orders-algo-pending", self.algos_pending)
         self.algo_ids: dict[str, str] = {}  # client order id of a trigger algo -> algoId
@@ -262,6 +263,19 @@ class OkxPrivate(PrivateVenue):
             except EngineError:
                 out.append({"algoId": b.get("algoId", ""), "sCode": "51603", "sMsg": "Order does not exist"})
         return self.json({"code": "0" if all(d["sCode"] == "0" for d in out) else "1", "msg": "", "data": out})
+
+    async def amend_algo(self, request: web.Request, body: str) -> web.Response:
+        b = orjson.loads(body)
+        try:
+            o = self._find_algo(b)
+            if o.status != "UNTRIGGERED" or (b.get("newOrdPx") and o.type != "STOP_LIMIT"):
+                raise EngineError("invalid", "not amendable")
+            self.engine.amend(o.coid, qty=Decimal(b["newSz"]) if b.get("newSz") else None,
+                              price=Decimal(b["newOrdPx"]) if b.get("newOrdPx") else None)
+        except EngineError:
+            return self.algo_failed("invalid", b.get("algoClOrdId", ""))
+        return self.ok([{"algoId": self.algo_ids[o.coid], "algoClOrdId": o.coid, "reqId": b.get("reqId", ""),
+                         "sCode": "0", "sMsg": ""}])
 
     async def get_algo(self, request: web.Request, body: str) -> web.Response:
         try:

@@ -11,11 +11,11 @@ import pytest
 
 from quantai_tui.connectors.credentials import Credentials
 from quantai_tui.core.clock import TestClock
-from quantai_tui.core.commands import CancelOrder
+from quantai_tui.core.commands import CancelOrder, ModifyOrder
 from quantai_tui.core.enums import OrderSide, OrderStatus, OrderType
 from quantai_tui.core.errors import ConfigError, VenueUnavailable
 from quantai_tui.core.secrets import Secret
-from quantai_tui.core.values import Price
+from quantai_tui.core.values import Price, Quantity
 from quantai_tui.settings.schema import ExchangeSettings
 from tests.live_venues.harness import BINANCE_SPOT, BINANCE_USDM, BYBIT_LINEAR, OKX_SWAP, Rig, VenueSpec
 
@@ -114,9 +114,22 @@ async def test_okx_stop_orders_are_trigger_algos(tmp_path: Path, monkeypatch: py
         coid = await rig.submit(k, "50900", order_type=OrderType.STOP_LIMIT, trigger_price=Price("51000"))
         await rig.until_status(k, coid, S.ACCEPTED)
         assert k.oms.get(coid).venue_order_id == rig.venue.algo_ids[coid]  # type: ignore[attr-defined,union-attr]
-        rig.engine.cross(native, "51200")  # triggered; the buy limit at 50900 is not reached: it rests
-        assert rig.engine.by_coid[coid].triggered and rig.engine.by_coid[coid].status == "NEW"
+        at_venue = rig.engine.by_coid[coid]
+        # amended while it waits (amend-algos), then after the trigger (its regular order, by ordId)
+        assert (await k.execute(ModifyOrder(coid, quantity=Quantity("0.005"), price=Price("50950")))).ok
+        await rig.until(lambda: k.oms.get(coid).quantity == Quantity("0.005")  # type: ignore[union-attr]
+                        and k.oms.get(coid).price == Price("50950"), "the amended stop")  # type: ignore[union-attr]
+        assert (at_venue.qty, at_venue.price, at_venue.status) == (Decimal("0.005"), Decimal("50950"), "UNTRIGGERED")
+        rig.engine.cross(native, "51200")  # triggered; the buy limit at 50950 is not reached: it rests
+        rig.engine.set_top(native, "51199.9", "51200")  # the market is up there now
+        assert at_venue.triggered and at_venue.status == "NEW"
         await rig.until(lambda: coid in rig.client._triggered, "the order the trigger placed")  # type: ignore[attr-defined]
+        assert (await k.execute(ModifyOrder(coid, price=Price("50900")))).ok
+        await rig.until(lambda: k.oms.get(coid).price == Price("50900")  # type: ignore[union-attr]
+                        and k.oms.get(coid).status is S.ACCEPTED, "the amended triggered order")  # type: ignore[union-attr]
+        assert at_venue.price == Decimal("50900")
+        posts = [path for _, method, path in rig.engine.requests if method == "POST"]
+        assert [p.rsplit("/", 1)[1] for p in posts if "amend" in p] == ["amend-algos", "amend-order"]
         assert (await k.execute(CancelOrder(coid))).ok
         await rig.until_status(k, coid, S.CANCELED)
         posts = [path for _, method, path in rig.engine.requests if method == "POST"]

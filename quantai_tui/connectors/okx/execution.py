@@ -14,8 +14,8 @@ Stop orders are OKX trigger algos (/trade/order-algo with `algoClOrdId` = our cl
 `orderPx` -1 for stop-market): the algo has its own algoId and state (`orders-algo` channel:
 live, then effective / canceled / order_failed); when its trigger is reached OKX places a
 regular order with its own ordId, linked to ours by `algoClOrdId` on the `orders` channel, and
-that order's fills are ours. A cancel goes to cancel-algos until the trigger, then to the
-regular order. Amending a stop order is refused here.
+that order's fills are ours. A cancel or an amend goes to cancel-algos / amend-algos until the
+trigger, then to the regular order (by ordId).
 Testnet: OKX demo trading (same REST host, `x-simulated-trading: 1`; WS wspap.okx.com).
 """
 
@@ -184,14 +184,23 @@ class OkxExecutionClient(LiveExecutionClient):
         await self.call(self.ex.private_post_trade_cancel_order, {"instId": inst, "clOrdId": client_order_id})
 
     async def _modify(self, client_order_id: str, symbol: str, quantity: Quantity | None, px: Price | None) -> None:
-        if client_order_id in self._algos:
-            raise VenueRejected(f"{self.venue}: amending a stop order is not supported here (cancel and resubmit)")
-        p: dict[str, Any] = {"instId": self.native(symbol), "clOrdId": client_order_id}
-        if quantity is not None:
-            p["newSz"] = text(quantity)
-        if px is not None:
-            p["newPx"] = text(px)
-        await self.call(self.ex.private_post_trade_amend_order, p)
+        inst = self.native(symbol)
+        algo_id = self._algos.get(client_order_id)
+        vid = self._triggered.get(client_order_id)
+        if algo_id is not None and vid is None:  # a stop still waiting: amend the algo
+            p: dict[str, Any] = {"instId": inst, "algoId": algo_id}
+            if quantity is not None:
+                p["newSz"] = text(quantity)
+            if px is not None:
+                p["newOrdPx"] = text(px)
+            await self.call(self.ex.private_post_trade_amend_algos, p)
+        else:  # a regular order, or the one a stop's trigger placed
+            p = {"instId": inst, **({"ordId": vid} if vid else {"clOrdId": client_order_id})}
+            if quantity is not None:
+                p["newSz"] = text(quantity)
+            if px is not None:
+                p["newPx"] = text(px)
+            await self.call(self.ex.private_post_trade_amend_order, p)
         try:  # done already? else the push will say (a failed read must not make the amend UNKNOWN)
             rep = await self._query_order(client_order_id, symbol)
         except Exception as exc:
