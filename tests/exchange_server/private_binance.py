@@ -6,8 +6,12 @@ order / openOrders / myTrades (userTrades) / account, executionReport and ORDER_
 
 Signed endpoints check `X-MBX-APIKEY` and the HMAC-SHA256 of the query string + body (the
 way Binance does) and refuse with Binance's codes (-2015 key, -1022 signature, -1021 time).
-User data: `POST` a listenKey (API key only), keep it alive with `PUT`, connect to
-`/ws/<listenKey>`. `expire_listen_key()` pushes `listenKeyExpired` and closes the streams.
+User data, USD-M: `POST` a listenKey (API key only), keep it alive with `PUT`, connect to
+`/ws/<listenKey>`; `expire_listen_key()` pushes `listenKeyExpired` and closes the streams.
+Spot (whose listenKey Binance retired on 2026-02-20): the WebSocket API at `/ws-api/v3`,
+`userDataStream.subscribe.signature` (apiKey, timestamp, HMAC-SHA256 of the sorted params),
+then events wrapped as `{"subscriptionId": 0, "event": ...}`; `terminate_subscriptions()`
+pushes `eventStreamTerminated`.
 Rate limits answer 429 (or 418) with `Retry-After`, as Binance does.
 """
 
@@ -19,6 +23,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qsl
 
+import orjson
 from aiohttp import web
 
 from tests.exchange_server.core import ExchangeServer, WsSession
@@ -52,10 +57,11 @@ class BinancePrivate(PrivateVenue):
         self.futures = market == "usdm"
         self.listen_keys: set[str] = set()
         self.keepalives = 0
+        self.subscriptions = 0  # WebSocket API user data subscriptions granted (spot)
         p = "/fapi/v1" if self.futures else "/api/v3"
-        lk = "/listenKey" if self.futures else "/userDataStream"
-        self.route("POST", p + lk, self.new_listen_key, signed=False)
-        self.route("PUT", p + lk, self.keep_alive, signed=False)
+        if self.futures:
+            self.route("POST", p + "/listenKey", self.new_listen_key, signed=False)
+            self.route("PUT", p + "/listenKey", self.keep_alive, signed=False)
         self.route("POST", p + "/order", self.new_order, create=True)
         self.route("GET", p + "/order", self.get_order)
         self.route("DELETE", p + "/order", self.cancel_order)
@@ -70,7 +76,10 @@ class BinancePrivate(PrivateVenue):
             self.route("DELETE", p + "/openOrders", self.cancel_all)
             self.route("GET", p + "/myTrades", self.my_trades)
             self.route("GET", p + "/account", self.account)
-        server.websocket("/ws/{listen_key}", self.on_ws_message, on_open=self.on_ws_open, on_close=self.on_close)
+        if self.futures:
+            server.websocket("/ws/{listen_key}", self.on_ws_message, on_open=self.on_ws_open, on_close=self.on_close)
+        else:
+            server.websocket("/ws-api/v3", self.on_ws_api, on_close=self.on_close)
 
     # --- auth ---------------------------------------------------------------------------------
     def error(self, kind: str) -> web.Response:
@@ -137,6 +146,49 @@ class BinancePrivate(PrivateVenue):
 
     async def on_ws_message(self, session: WsSession, text: str) -> None:
         return None  # user data streams take no requests
+
+    # --- the WebSocket API (spot user data) --------------------------------------------------------
+    async def on_ws_api(self, session: WsSession, text: str) -> None:
+        try:
+            req = orjson.loads(text)
+            req_id, method, params = req.get("id"), req["method"], dict(req.get("params") or {})
+        except (ValueError, KeyError, TypeError, AttributeError):
+            await session.send({"id": None, "status": 400, "error": {"code": -1000, "msg": "Malformed request."}})
+            return
+
+        def refuse(status: int, code: int, msg: str) -> Any:
+            return session.send({"id": req_id, "status": status, "error": {"code": code, "msg": msg + self.key_echo()}})
+
+        if method == "ping":
+            await session.send({"id": req_id, "status": 200, "result": {}})
+            return
+        if method != "userDataStream.subscribe.signature":
+            await refuse(400, -1100, f"Unknown method {method}.")
+            return
+        if params.get("apiKey") != self.api_key:
+            await refuse(401, -2015, "Invalid API-key, IP, or permissions for action.")
+            return
+        sig = str(params.pop("signature", ""))
+        payload = "&".join(f"{k}={params[k]}" for k in sorted(params))
+        if not sig or hmac_sha256(self.secret, payload).hex() != sig:
+            await refuse(400, -1022, "Signature for this request is not valid.")
+            return
+        ts = int(params.get("timestamp", 0))
+        if ts > now_ms() + 1000 or now_ms() - ts > int(params.get("recvWindow", 5000)):
+            await refuse(400, -1021, "Timestamp for this request is outside of the recvWindow.")
+            return
+        self.subscriptions += 1
+        await session.send({"id": req_id, "status": 200, "result": {"subscriptionId": 0},
+                            "rateLimits": [{"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE",
+                                            "intervalNum": 1, "limit": 6000, "count": 2}]})
+        if session not in self.sessions:
+            self.sessions.append(session)
+
+    async def terminate_subscriptions(self) -> None:
+        """The venue ended the subscriptions (a session logout): say so on each stream."""
+        self.push({"subscriptionId": 0, "event": {"e": "eventStreamTerminated", "E": now_ms()}})
+        await self.flushed()
+        self.sessions.clear()
 
     # --- orders -----------------------------------------------------------------------------------
     def find(self, p: dict[str, str]) -> PrivOrder:
@@ -343,4 +395,4 @@ class BinancePrivate(PrivateVenue):
             out.append({"e": "outboundAccountPosition", "E": now_ms(), "u": ts, "B": [
                 {"a": a, "f": s(self.engine.free(a)), "l": s(self.engine.balances.get(a, Decimal(0)) - self.engine.free(a))}
                 for a in (m.base, m.quote)]})
-        return out
+        return [{"subscriptionId": 0, "event": e} for e in out]  # the WebSocket API's wrapper

@@ -23,10 +23,8 @@ S = OrderStatus
 CREDS = Credentials(Secret("k" * 16), Secret("s" * 16), Secret("p" * 8))
 
 
-@pytest.mark.parametrize("spec", [BINANCE_SPOT, BINANCE_USDM], ids=["spot", "usdm"])
-async def test_binance_listen_key_kept_alive_and_renewed(spec: VenueSpec, tmp_path: Path,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    async with Rig(spec, tmp_path, monkeypatch, keepalive_s=0.05) as rig:
+async def test_binance_usdm_listen_key_kept_alive_and_renewed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    async with Rig(BINANCE_USDM, tmp_path, monkeypatch, keepalive_s=0.05) as rig:
         k = rig.kernel()
         await k.start()
         await rig.until(lambda: rig.venue.keepalives >= 2, "listenKey keepalives")  # type: ignore[attr-defined]
@@ -38,6 +36,31 @@ async def test_binance_listen_key_kept_alive_and_renewed(spec: VenueSpec, tmp_pa
         await rig.until_status(k, coid, S.FILLED)
         await rig.until(lambda: rig.client.listen_key not in (None, first), "a new listenKey")  # type: ignore[attr-defined]
         assert k.risk.state.value == "ACTIVE"
+
+
+async def test_binance_spot_user_data_is_a_signed_websocket_api_subscription(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Spot has no listenKey since 2026-02-20: the client subscribes on the WebSocket API with a
+    signed request, and subscribes again when the venue terminates the stream."""
+    async with Rig(BINANCE_SPOT, tmp_path, monkeypatch) as rig:
+        k = rig.kernel()
+        await k.start()
+        assert rig.venue.subscriptions == 1 and rig.client.listen_key is None  # type: ignore[attr-defined]
+        assert not [r for r in rig.engine.requests if "userDataStream" in r[2]]
+        coid = await rig.submit(k, "49000")
+        await rig.until_status(k, coid, S.ACCEPTED)
+        await rig.venue.terminate_subscriptions()  # type: ignore[attr-defined]
+        await rig.until(lambda: rig.venue.subscriptions >= 2, "a new subscription")  # type: ignore[attr-defined]
+        rig.engine.fill_now(coid)
+        await rig.until_status(k, coid, S.FILLED)
+        assert k.risk.state.value == "ACTIVE"
+    async with Rig(BINANCE_SPOT, tmp_path / "wrong", monkeypatch, ready_timeout_s=0.5) as rig:
+        creds = Credentials(Secret(rig.key), Secret("not-the-secret"))
+        c = rig.spec.client_class()("binance", rig.exchange_settings(), lambda e: None, TestClock(1), creds,
+                                    **rig.options())
+        with pytest.raises(VenueUnavailable):
+            await c.start()
+        assert rig.venue.subscriptions == 0  # type: ignore[attr-defined]
 
 
 async def test_okx_login_refused_with_a_wrong_passphrase(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -79,7 +102,7 @@ def rest_hosts(ex: Any) -> set[str]:
 
 
 @pytest.mark.parametrize("spec,rest,ws", [
-    (BINANCE_SPOT, "testnet.binance.vision", "wss://stream.testnet.binance.vision"),
+    (BINANCE_SPOT, "testnet.binance.vision", "wss://ws-api.testnet.binance.vision/ws-api/v3"),
     (BINANCE_USDM, "testnet.binancefuture.com", "wss://fstream.binancefuture.com"),
     (OKX_SWAP, "h", "wss://wspap.okx.com:8443/ws/v5/private"),
     (BYBIT_LINEAR, "api-testnet.h", "wss://stream-testnet.bybit.com/v5/private"),

@@ -23,6 +23,8 @@ class BinanceMarket:
     futures: bool  # USD-M: `pu` chains diffs; spot: U/u continuity
     snapshot_limit: int  # levels asked of the REST snapshot (spot allows 5000, USD-M 1000)
     max_connection_age_s: float  # Binance cuts a connection at 24 h: rotate before that
+    user_ws_api_url: str = ""  # spot: the user data stream is a WebSocket API subscription
+    testnet_user_ws_api_url: str = ""
 
 
 SPOT = BinanceMarket(
@@ -35,6 +37,9 @@ SPOT = BinanceMarket(
     futures=False,
     snapshot_limit=1000,
     max_connection_age_s=23.5 * 3600,
+    # the listenKey flow for spot was retired on 2026-02-20: userDataStream.subscribe.signature
+    user_ws_api_url="wss://ws-api.binance.com:443/ws-api/v3",
+    testnet_user_ws_api_url="wss://ws-api.testnet.binance.vision/ws-api/v3",
 )
 
 USDM = BinanceMarket(

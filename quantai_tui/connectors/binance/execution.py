@@ -1,10 +1,14 @@
 """Binance live execution: spot ("binance", /api/v3) and USD-M futures ("binanceusdm", /fapi).
 
 REST through ccxt's implicit methods (signed by ccxt, raw JSON parsed exactly); order, fill and
-cancel updates from the user data stream: a listenKey (POST, kept alive with PUT every
-`keepalive_s`, renewed when Binance says it expired) and `wss://.../ws/<listenKey>`, which
-carries spot `executionReport` and USD-M `ORDER_TRADE_UPDATE` events. Client order ids go out
-as `newClientOrderId` (lookups: `origClientOrderId`).
+cancel updates from the user data stream. Spot: Binance retired the spot listenKey on
+2026-02-20, so the stream is a WebSocket API subscription: connect to `/ws-api/v3`, send
+`userDataStream.subscribe.signature` (apiKey, timestamp, HMAC-SHA256 of `apiKey=..&timestamp=..`),
+then `executionReport` events arrive as `{"subscriptionId", "event"}`; `eventStreamTerminated`
+means subscribe again on a new connection. USD-M: a listenKey (POST, kept alive with PUT every
+`keepalive_s`, renewed when Binance says it expired) and `wss://.../ws/<listenKey>`, carrying
+`ORDER_TRADE_UPDATE`. Client order ids go out as `newClientOrderId` (lookups:
+`origClientOrderId`).
 
 Amend: USD-M `PUT /fapi/v1/order` (price and quantity); spot only `order/amend/keepPriority`,
 which can lower the quantity and nothing else (a price change is refused). Rate limits: 429
@@ -14,12 +18,16 @@ and 418 come with Retry-After (RateLimited); our limiter pauses for it.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
 
 from quantai_tui.connectors.binance.config import MARKETS
+from quantai_tui.connectors.stream import Conn
 from quantai_tui.connectors.live_execution import (
     LiveExecutionClient,
     OrderMissing,
@@ -48,6 +56,7 @@ TYPES = {"LIMIT": OrderType.LIMIT, "LIMIT_MAKER": OrderType.LIMIT, "MARKET": Ord
          "STOP_LOSS_LIMIT": OrderType.STOP_LIMIT, "STOP": OrderType.STOP_LIMIT}
 MISSING = {-2013, -2011}  # order does not exist / unknown order sent
 EXPIRED_LISTEN_KEY = -1125
+WS_API_PATH = "/ws-api/v3"
 
 
 class BinanceExecutionClient(LiveExecutionClient):
@@ -275,23 +284,48 @@ class BinanceExecutionClient(LiveExecutionClient):
     # --- user data stream ---------------------------------------------------------------------------------
     def _ws_url(self) -> str:
         o = self.settings.ws_url
+        m = self.market
         if o:
             u = urlsplit(o)
-            return f"{u.scheme}://{u.netloc}"
-        return (self.market.testnet_ws_url if self.settings.testnet else self.market.ws_url).rstrip("/")
+            return f"{u.scheme}://{u.netloc}" + ("" if self.futures else WS_API_PATH)
+        if not self.futures:
+            return m.testnet_user_ws_api_url if self.settings.testnet else m.user_ws_api_url
+        return (m.testnet_ws_url if self.settings.testnet else m.ws_url).rstrip("/")
 
     async def _new_listen_key(self) -> str:
-        fn = self.ex.fapiprivate_post_listenkey if self.futures else self.ex.public_post_userdatastream
-        d = await self.call(fn, {})
+        d = await self.call(self.ex.fapiprivate_post_listenkey, {})
         return str(d["listenKey"])
 
     async def _dial(self, url: str) -> Any:
+        if not self.futures:
+            return await super()._dial(url)  # the WebSocket API: the subscription is a request on it
         if self.listen_key is None:  # a fresh (or the still valid) key for every connection
             self.listen_key = await self._new_listen_key()
         return await super()._dial(f"{url}/ws/{self.listen_key}")
 
+    async def _ws_login(self, conn: Conn) -> None:
+        if self.futures:
+            return  # the listenKey in the URL is the subscription
+        key = self.creds.api_key.reveal()
+        ts = int(time.time() * 1000)
+        sig = hmac.new(self.creds.api_secret.reveal().encode(), f"apiKey={key}&timestamp={ts}".encode(),
+                       hashlib.sha256).hexdigest()
+        req_id = f"subscribe-{ts}"
+        await self.send_json(conn, {"id": req_id, "method": "userDataStream.subscribe.signature",
+                                    "params": {"apiKey": key, "timestamp": ts, "signature": sig}})
+        while True:
+            msg = await self.recv_json(conn)
+            if msg.get("id") != req_id:
+                continue
+            if msg.get("status") == 200:
+                return
+            err = msg.get("error") or {}
+            raise VenueRejected(self.redact(f"{self.venue}: user data subscription refused: "
+                                            f"{err.get('code')} {err.get('msg')}"))
+
     async def _after_connect(self) -> None:
-        self.create_task(self._keepalive(), "listenkey-keepalive")
+        if self.futures:
+            self.create_task(self._keepalive(), "listenkey-keepalive")
 
     async def _keepalive(self) -> None:
         while True:
@@ -300,8 +334,7 @@ class BinanceExecutionClient(LiveExecutionClient):
             if key is None:
                 continue
             try:
-                fn = self.api("put", "listenkey") if self.futures else self.ex.public_put_userdatastream
-                await self.call(fn, {"listenKey": key})
+                await self.call(self.api("put", "listenkey"), {"listenKey": key})
                 self.keepalives += 1
             except VenueRejected as exc:  # -1125: it expired: take a new one on a new connection
                 self.log.warning("listenKey keepalive refused (%s): renewing the user stream", exc)
@@ -316,6 +349,8 @@ class BinanceExecutionClient(LiveExecutionClient):
             msg = msg["data"]
         elif "event" in msg and "subscriptionId" in msg:  # the WebSocket API's user data wrapper
             msg = msg["event"]
+        elif "id" in msg and "status" in msg:  # a WebSocket API response (the subscription's)
+            return
         e = msg.get("e")
         if e == "executionReport":
             self._on_execution_report(msg)
@@ -325,6 +360,9 @@ class BinanceExecutionClient(LiveExecutionClient):
             self.log.warning("listenKey expired: renewing the user stream")
             self.listen_key = None
             self.abort_stream("listenKey expired")
+        elif e == "eventStreamTerminated":  # the WebSocket API session ended the subscription
+            self.log.warning("user data stream terminated by the venue: subscribing again")
+            self.abort_stream("user data stream terminated")
 
     def _on_execution_report(self, d: dict[str, Any]) -> None:
         x = d["x"]
