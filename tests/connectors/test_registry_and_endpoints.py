@@ -56,11 +56,18 @@ def test_importing_connectors_stays_light() -> None:
 def test_binance_endpoints() -> None:
     e = binance_endpoints(SPOT)
     assert (e.ws, e.depth) == ("wss://stream.binance.com:9443/stream", "https://api.binance.com/api/v3/depth")
+    assert e.ws_routes == {"market": e.ws}  # spot: one connection carries every stream
+    # USD-M is routed: depth and bookTicker on /public, trades and klines on /market
+    assert binance_endpoints(USDM).ws_routes == {"public": "wss://fstream.binance.com/public/stream",
+                                                 "market": "wss://fstream.binance.com/market/stream"}
     e = binance_endpoints(USDM, testnet=True)
-    assert (e.ws, e.depth) == ("wss://fstream.binancefuture.com/stream", "https://testnet.binancefuture.com/fapi/v1/depth")
+    assert (e.ws_routes["public"], e.depth) == ("wss://fstream.binancefuture.com/public/stream",
+                                                "https://testnet.binancefuture.com/fapi/v1/depth")
     e = binance_endpoints(SPOT, "http://127.0.0.1:9000", "ws://127.0.0.1:9000", testnet=True)  # overrides win
     assert (e.ws, e.depth) == ("ws://127.0.0.1:9000/stream", "http://127.0.0.1:9000/api/v3/depth")
+    assert binance_endpoints(USDM, ws_url="ws://127.0.0.1:9000").ws_routes["market"] == "ws://127.0.0.1:9000/market/stream"
     assert binance_endpoints(SPOT, ws_url="wss://x.test/stream").ws == "wss://x.test/stream"
+    assert set(binance_endpoints(USDM, ws_url="wss://x.test/s").ws_routes.values()) == {"wss://x.test/s"}  # as given
 
 
 def test_okx_endpoints_and_ids() -> None:

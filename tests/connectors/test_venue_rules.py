@@ -122,3 +122,23 @@ async def test_binance_waits_as_told_when_a_snapshot_is_rate_limited() -> None:
         await sc.venue.release_all()
         await sc.caught_up()
         sc.assert_book_matches()
+
+
+async def test_binance_usdm_market_data_is_routed_public_and_market() -> None:
+    """Since 2026-04-23 Binance serves USD-M depth and bookTicker on /public and trades and
+    klines on /market only (the local server delivers nothing on a wrong route): the client
+    keeps one connection per route and gets everything."""
+    case = BinanceUsdmCase()
+    async with running(case) as sc:
+        await case.initial_sync(sc)
+        await sc.venue.release_all()
+        await sc.caught_up()
+        sc.assert_book_matches()
+        routes = {s.path: {ch.split("@", 1)[1] for ch in s.subscriptions} for s in sc.server.sessions}
+        assert set(routes) == {"/public/stream", "/market/stream"}
+        assert routes["/public/stream"] == {"depth@100ms", "bookTicker"}
+        assert routes["/market/stream"] <= {"aggTrade", "kline_1m"} and "aggTrade" in routes["/market/stream"]
+        trades = [(t.price, t.size, t.aggressor, t.trade_id, t.ts_event) for t in sc.rec.of(TradeTick)
+                  if barrier_number(t.trade_id) is None]
+        assert trades == case.captured_trades(sc.venue)
+        assert sc.client.stats()["streams"] == 2

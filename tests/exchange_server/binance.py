@@ -3,6 +3,9 @@ captures in ../shared/data/exchanges/binance/cryptofeed_capture/.
 
 WebSocket: `/stream` (combined frames `{"stream", "data"}`) and `/ws` (raw frames), streams
 given in the URL (`?streams=a/b`) or by `{"method": "SUBSCRIBE", "params": [...], "id": n}`.
+USD-M is routed as Binance routes it since 2026-04-23: `/public/stream|ws` deliver depth and
+bookTicker, `/market/stream|ws` trades and klines; a stream subscribed on the wrong route (or on
+the retired unrouted paths) is acknowledged and never delivered.
 REST: `GET <prefix>/depth` (the true book at this moment; `limit` honoured),
 `<prefix>/exchangeInfo` (captured), `<prefix>/ping`, `<prefix>/time`.
 """
@@ -66,8 +69,11 @@ class BinanceVenue(VenueFeed):
         server.rest("GET", f"{self.prefix}/exchangeInfo", self.exchange_info)
         server.rest("GET", f"{self.prefix}/ping", self.ping)
         server.rest("GET", f"{self.prefix}/time", self.time)
-        server.websocket("/stream", self.on_message, on_open=self.on_open)
-        server.websocket("/ws", self.on_message, on_open=self.on_open)
+        for route in ("/public", "/market") if self.futures else ("",):
+            server.websocket(f"{route}/stream", self.on_message, on_open=self.on_open)
+            server.websocket(f"{route}/ws", self.on_message, on_open=self.on_open)
+        if self.futures:  # retired: connections open, subscriptions are acknowledged, nothing comes
+            server.websocket("/stream", self.on_message, on_open=self.on_open)
 
     # --- what tests need ------------------------------------------------------------------------
     def items_before_snapshot(self, symbol: str) -> int:
@@ -93,8 +99,22 @@ class BinanceVenue(VenueFeed):
             book.seq = d["u"]
             self.last_times[d["s"]] = (d.get("E", 0), d.get("T", 0))
 
+    def delivers(self, session: WsSession, channel: str) -> bool:
+        """USD-M: whether the session's route carries this stream."""
+        if not self.futures:
+            return True
+        kind = channel.split("@", 1)[1]
+        route = "/public" if kind.startswith(("depth", "bookTicker")) else "/market"
+        return session.path.startswith(route)
+
+    def carries(self, session: WsSession, symbol: str, channel: str) -> bool:
+        prefix = symbol.lower() + "@"  # every route the symbol is on (USD-M: book and trades apart)
+        return any(s.startswith(prefix) for s in session.subscriptions)
+
     async def send_item(self, session: WsSession, channel: str, text: str) -> None:
-        if session.path == "/ws":  # raw streams carry only the payload
+        if not self.delivers(session, channel):
+            return
+        if session.path.endswith("/ws"):  # raw streams carry only the payload
             await session.send(dumps(orjson.loads(text)["data"]))
         else:
             await session.send(text)

@@ -147,14 +147,21 @@ class VenueFeed:
     async def send_item(self, session: WsSession, channel: str, text: str) -> None:
         await session.send(text)
 
-    async def barrier(self, symbol: str, n: int) -> None:
+    async def barrier(self, symbol: str, n: int) -> int:
         """Send a marker trade for `symbol` (trade id `barrier-<n>` or a venue-legal equivalent)
-        to its trade subscribers: once a client has published it, it has handled every frame
-        sent before it on that connection."""
+        to every connection that carries `symbol`: once a client has published it from each,
+        it has handled every frame sent before it. Returns how many connections it went to."""
         channel, text = self.barrier_frame(symbol, n)
+        sent = 0
         for s in list(self.server.sessions):
-            if channel in s.subscriptions:
+            if self.carries(s, symbol, channel):
                 await s.send(text)
+                sent += 1
+        return sent
+
+    def carries(self, session: WsSession, symbol: str, channel: str) -> bool:
+        """Whether a barrier for `symbol` goes to `session` (its trade subscribers by default)."""
+        return channel in session.subscriptions
 
     def barrier_frame(self, symbol: str, n: int) -> tuple[str, str]:
         raise NotImplementedError

@@ -7,7 +7,8 @@ order / openOrders / myTrades (userTrades) / account, executionReport and ORDER_
 Signed endpoints check `X-MBX-APIKEY` and the HMAC-SHA256 of the query string + body (the
 way Binance does) and refuse with Binance's codes (-2015 key, -1022 signature, -1021 time).
 User data, USD-M: `POST` a listenKey (API key only), keep it alive with `PUT`, connect to
-`/ws/<listenKey>`; `expire_listen_key()` pushes `listenKeyExpired` and closes the streams.
+`/private/ws?listenKey=<key>`; `expire_listen_key()` pushes `listenKeyExpired` and closes the
+streams.
 Spot (whose listenKey Binance retired on 2026-02-20): the WebSocket API at `/ws-api/v3`,
 `userDataStream.subscribe.signature` (apiKey, timestamp, HMAC-SHA256 of the sorted params),
 then events wrapped as `{"subscriptionId": 0, "event": ...}`; `terminate_subscriptions()`
@@ -76,8 +77,8 @@ class BinancePrivate(PrivateVenue):
             self.route("DELETE", p + "/openOrders", self.cancel_all)
             self.route("GET", p + "/myTrades", self.my_trades)
             self.route("GET", p + "/account", self.account)
-        if self.futures:
-            server.websocket("/ws/{listen_key}", self.on_ws_message, on_open=self.on_ws_open, on_close=self.on_close)
+        if self.futures:  # the routed private path (the unrouted /ws/<listenKey> was retired on 2026-04-23)
+            server.websocket("/private/ws", self.on_ws_message, on_open=self.on_ws_open, on_close=self.on_close)
         else:
             server.websocket("/ws-api/v3", self.on_ws_api, on_close=self.on_close)
 
@@ -139,7 +140,7 @@ class BinancePrivate(PrivateVenue):
             await sess.ws.close()
 
     async def on_ws_open(self, session: WsSession) -> None:
-        if session.request.match_info.get("listen_key") not in self.listen_keys:
+        if session.request.query.get("listenKey") not in self.listen_keys:
             await session.ws.close(code=4000, message=b"invalid listenKey")
             return
         self.sessions.append(session)

@@ -1,6 +1,8 @@
 """Binance spot and USD-M market data over the combined stream (`/stream`).
 
 Streams per symbol: `<id>@depth@100ms` (L2 diffs), `@aggTrade`, `@bookTicker`, `@kline_<tf>`.
+Spot carries them on one connection; USD-M on two (config.py): `public` (depth, bookTicker)
+and `market` (aggTrade, klines).
 The book follows book_sync.py: diffs are buffered while a REST snapshot is fetched, bridged onto
 it, then chained; any gap discards the book and fetches a new snapshot. Binance ends every
 connection after 24 h, so the stream rotates before that (make-before-break): during the overlap
@@ -22,7 +24,7 @@ import orjson
 from quantai_tui.connectors.base import Publish, SymbolState, WebSocketMarketDataClient
 from quantai_tui.connectors.binance import parsing
 from quantai_tui.connectors.binance.book_sync import APPLY, BUFFER, DROP, GAP, FuturesDepthSync, SpotDepthSync
-from quantai_tui.connectors.binance.config import SPOT, BinanceMarket, endpoints
+from quantai_tui.connectors.binance.config import ROUTE_OF_KIND, SPOT, BinanceMarket, endpoints
 from quantai_tui.connectors.stream import Conn, StreamOptions, WsStream
 from quantai_tui.core.clock import Clock
 from quantai_tui.core.enums import InstrumentKind
@@ -80,6 +82,8 @@ class BinanceMarketDataClient(WebSocketMarketDataClient):
         self.snapshot_limit = snapshot_limit or market.snapshot_limit
         self.snapshot_wait_s = snapshot_wait_s
         self._futures = market.futures
+        # the connection of each kind, for the overlap of a rotation (duplicates come on the same one)
+        self._kind_stream = dict(ROUTE_OF_KIND) if market.routed else dict.fromkeys(ROUTE_OF_KIND, "market")
         self._routes: dict[str, Any] = {}
         self._req_id = 0
         self._snapshot_slots: asyncio.Semaphore | None = None
@@ -96,8 +100,11 @@ class BinanceMarketDataClient(WebSocketMarketDataClient):
             raise ValueError(f"{symbol}: use venue 'binanceusdm' for futures")
         return info.base + info.quote
 
+    def _stream_for(self, symbol: str, kind: str) -> str:
+        return self._kind_stream[kind]
+
     def _stream_url(self, name: str) -> str:
-        return self.endpoints.ws
+        return self.endpoints.ws_routes[name]
 
     def _stream_names(self, st: SymbolState, kinds: set[str]) -> dict[str, str]:
         n = st.native.lower()
@@ -151,7 +158,7 @@ class BinanceMarketDataClient(WebSocketMarketDataClient):
     def _on_trade(self, st: SymbolState, d: dict[str, Any], ts_init: int) -> None:
         ev = parsing.parse_agg_trade(d, self.venue, st.symbol, ts_init)
         tid = int(ev.trade_id)
-        if tid <= st.last_trade_id and self._overlap.get("market"):
+        if tid <= st.last_trade_id and self._overlap.get(self._kind_stream["trades"]):
             return  # the same trade from the second connection of a rotation
         st.last_trade_id = tid
         self._publish(st.trade_topic, ev)
@@ -159,7 +166,7 @@ class BinanceMarketDataClient(WebSocketMarketDataClient):
     def _on_quote(self, st: SymbolState, d: dict[str, Any], ts_init: int) -> None:
         ev = parsing.parse_book_ticker(d, self.venue, st.symbol, ts_init)
         uid = int(d["u"])
-        if uid <= st.last_quote_id and self._overlap.get("market"):
+        if uid <= st.last_quote_id and self._overlap.get(self._kind_stream["quotes"]):
             return
         st.last_quote_id = uid
         self._publish(st.quote_topic, ev)
@@ -188,7 +195,7 @@ class BinanceMarketDataClient(WebSocketMarketDataClient):
             if len(buf) > MAX_BUFFER:
                 del buf[: len(buf) - MAX_BUFFER]
         elif act == GAP:
-            if self._overlap.get("market"):
+            if self._overlap.get(st.stream):
                 x.held.append((first, prev, ev))  # the other connection may still fill the hole
                 return
             self.book_gap(st, f"sequence gap: U={first} pu={prev} after u={x.sync.last_u}")

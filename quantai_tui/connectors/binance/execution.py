@@ -6,8 +6,8 @@ cancel updates from the user data stream. Spot: Binance retired the spot listenK
 `userDataStream.subscribe.signature` (apiKey, timestamp, HMAC-SHA256 of `apiKey=..&timestamp=..`),
 then `executionReport` events arrive as `{"subscriptionId", "event"}`; `eventStreamTerminated`
 means subscribe again on a new connection. USD-M: a listenKey (POST, kept alive with PUT every
-`keepalive_s`, renewed when Binance says it expired) and `wss://.../ws/<listenKey>`, carrying
-`ORDER_TRADE_UPDATE`. Client order ids go out as `newClientOrderId` (lookups:
+`keepalive_s`, renewed when Binance says it expired) and the routed
+`wss://fstream.binance.com/private/ws?listenKey=<key>`, carrying `ORDER_TRADE_UPDATE`. Client order ids go out as `newClientOrderId` (lookups:
 `origClientOrderId`).
 
 Amend: USD-M `PUT /fapi/v1/order` (price and quantity); spot only `order/amend/keepPriority`,
@@ -301,7 +301,7 @@ class BinanceExecutionClient(LiveExecutionClient):
             return await super()._dial(url)  # the WebSocket API: the subscription is a request on it
         if self.listen_key is None:  # a fresh (or the still valid) key for every connection
             self.listen_key = await self._new_listen_key()
-        return await super()._dial(f"{url}/ws/{self.listen_key}")
+        return await super()._dial(f"{url}/private/ws?listenKey={self.listen_key}")  # the routed user path
 
     async def _ws_login(self, conn: Conn) -> None:
         if self.futures:
