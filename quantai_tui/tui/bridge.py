@@ -199,6 +199,8 @@ class Bridge:
     def _on_orders(self, _e: Any) -> None:
         self.last_orders = self.engine.orders()
         self.post(m.OrdersChanged(self.last_orders))
+        self._dirty_book = True  # the ladder marks our resting orders
+        self._schedule_frame()
 
     def _on_positions(self, _e: Any) -> None:
         self._post_positions()
@@ -290,6 +292,8 @@ class Bridge:
             asks=tuple(book.asks.top(self.depth)) if book else (),
             price_precision=inst.price_precision if inst else 2, size_precision=inst.size_precision if inst else 4,
             last_price=last[0] if last else None, last_side=last[1] if last else 0, last_seq=last[2] if last else 0,
+            mine=frozenset(round(float(o.price), inst.price_precision if inst else 2) for o in self.last_orders
+                           if o.price and o.is_open and o.symbol == symbol),
         )
         self.last_book[symbol] = view
         return view

@@ -23,6 +23,7 @@ class BookView:
     last_price: float | None = None
     last_side: int = 0  # AggressorSide: 1 buyer, 2 seller
     last_seq: int = 0  # increases with every trade seen, drives the flash
+    mine: frozenset[float] = frozenset()  # limit prices of our open orders on this symbol (marked)
 
     @property
     def spread(self) -> float | None:

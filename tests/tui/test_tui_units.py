@@ -193,3 +193,28 @@ def test_log_lines_of_positions_show_prices_without_padding_zeros() -> None:
                        Money("0", "USDT"), ts_event=1, ts_init=1)
     assert describe_event(e)[1] == "position opened BTC/USDT LONG 0.01000 @ 68498.04"
     assert plain_price(Price("68498.041250")) == "68498.04125" and plain_price(Price("3000")) == "3000"
+
+
+# --- the ladder marks our resting orders ----------------------------------------------------------
+async def test_the_ladder_marks_levels_where_our_orders_rest() -> None:
+    from tests.tui.helpers import SIZE, make_app, settle
+
+    from quantai_tui.core.commands import SubmitOrder
+    from quantai_tui.core.enums import OrderSide, OrderType
+    from quantai_tui.core.values import Price, Quantity
+    from quantai_tui.tui.widgets.order_book import OrderBookLadder
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        ladder = app.screen.query_one(OrderBookLadder)
+        assert not any(p == "●" for line in ladder.build_lines(40, 30) for p, _ in line)
+        view = app.bridge.book_view()
+        assert view is not None and len(view.bids) > 3
+        level = view.bids[2][0]
+        await app.engine.execute(SubmitOrder("sim", "BTC/USDT", OrderSide.BUY, OrderType.LIMIT, Quantity("0.01"),
+                                             Price(f"{level:.2f}")))
+        await settle(pilot, app)
+        assert round(level, 2) in app.bridge.book_view().mine  # type: ignore[union-attr]
+        marked = [line for line in ladder.build_lines(40, 30) if any(p == "●" for p, _ in line)]
+        assert len(marked) == 1 and f"{level:,.2f}" in marked[0][0][0]

@@ -1,4 +1,5 @@
-"""Order Book pane: a depth ladder with size bars, the spread, and a flash on each new trade."""
+"""Order Book pane: a depth ladder with size bars, the spread, and a flash on each new trade; a
+level where one of our orders rests is marked `●` after its size."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ class OrderBookLadder(LinesWidget):
 
     COMPONENT_CLASSES = {
         "ladder--ask", "ladder--bid", "ladder--ask-bar", "ladder--bid-bar", "ladder--spread",
-        "ladder--flash-buy", "ladder--flash-sell", "ladder--muted",
+        "ladder--flash-buy", "ladder--flash-sell", "ladder--muted", "ladder--mine",
     }
     DEFAULT_CSS = """
     OrderBookLadder { height: 1fr; }
@@ -39,6 +40,7 @@ class OrderBookLadder(LinesWidget):
     OrderBookLadder > .ladder--flash-buy { background: $success 40%; text-style: bold; }
     OrderBookLadder > .ladder--flash-sell { background: $error 40%; text-style: bold; }
     OrderBookLadder > .ladder--muted { color: $foreground-muted; }
+    OrderBookLadder > .ladder--mine { color: $warning; text-style: bold; }
     """
 
     def __init__(self, *, flash: bool = True, id: str | None = None, classes: str | None = None) -> None:
@@ -78,14 +80,19 @@ class OrderBookLadder(LinesWidget):
         bar_w = max(0, width - pw - sw - 2)
         ask, ask_bar = self._style("ladder--ask"), self._style("ladder--ask-bar")
         bid, bid_bar = self._style("ladder--bid"), self._style("ladder--bid-bar")
+        mine, mine_style = v.mine, self._style("ladder--mine")
+
+        def row(price: float, size: float, style: Style, bar_style: Style) -> list[Part]:
+            own = bool(mine) and round(price, pp) in mine
+            return [(f"{price:>{pw},.{pp}f}", style), (f"{size:>{sw},.{sp}f}", None),
+                    ("●" if own else " ", mine_style if own else None), (size_bar(size, largest, bar_w), bar_style)]
+
         rows: list[list[Part]] = [[] for _ in range(per_side - len(asks))]
         for price, size in reversed(asks):
-            rows.append([(f"{price:>{pw},.{pp}f}", ask), (f"{size:>{sw},.{sp}f} ", None),
-                         (size_bar(size, largest, bar_w), ask_bar)])
+            rows.append(row(price, size, ask, ask_bar))
         rows.append(self._spread_line(v))
         for price, size in bids:
-            rows.append([(f"{price:>{pw},.{pp}f}", bid), (f"{size:>{sw},.{sp}f} ", None),
-                         (size_bar(size, largest, bar_w), bid_bar)])
+            rows.append(row(price, size, bid, bid_bar))
         return rows
 
     def _spread_line(self, v: BookView) -> list[Part]:
