@@ -27,6 +27,7 @@ from quantai_tui.core.commands import (
     CancelOrder,
     Command,
     EngageKillSwitch,
+    ModifyOrder,
     ReleaseKillSwitch,
     SubmitOrder,
 )
@@ -395,3 +396,7 @@ class Bridge:
 
     async def cancel_all(self, symbol: str | None = None) -> None:
         await self.engine.execute(CancelAllOrders(symbol=symbol))
+
+    async def amend(self, command: ModifyOrder) -> None:
+        """Move a resting order; raises the engine's refusal (the venue cannot amend, risk ...)."""
+        await self.engine.execute(command)

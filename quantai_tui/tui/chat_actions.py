@@ -8,9 +8,10 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from quantai_tui.core.commands import SubmitOrder
+from quantai_tui.core.commands import ModifyOrder, SubmitOrder
 from quantai_tui.core.enums import OrderSide, OrderType, TradingMode
 from quantai_tui.core.errors import QuantAIError
+from quantai_tui.core.values import Price, Quantity
 from quantai_tui.tui.chat_commands import HELP_TEXT, NO_MODEL_TEXT, Slash, SlashError, parse_slash
 from quantai_tui.tui.formatting import short_id
 from quantai_tui.tui.screens.order_ticket import validate_ticket
@@ -19,6 +20,7 @@ from quantai_tui.tui.widgets.chat import ChatPane
 if TYPE_CHECKING:
     from quantai_tui.ai.kb import DocumentInfo, SearchHit
     from quantai_tui.tui.app import QuantAIApp
+    from quantai_tui.tui.views import OrderView
 
 
 async def run_chat(app: QuantAIApp, text: str) -> None:
@@ -54,6 +56,8 @@ async def _run_slash(app: QuantAIApp, chat: ChatPane, s: Slash) -> None:
         await _order(app, chat, s)
     elif s.name == "cancel":
         await _cancel(app, chat, s.target)
+    elif s.name == "amend":
+        await _amend(app, chat, s)
     elif s.name == "kill":
         if s.target == "release":
             app.action_release_kill_switch()
@@ -188,19 +192,79 @@ async def _send(app: QuantAIApp, chat: ChatPane, cmd: SubmitOrder, what: str) ->
     chat.say(f"sent {what}" + (f" #{short_id(coid)}" if coid else ""), "ok")
 
 
+def _open_order(app: QuantAIApp, chat: ChatPane, target: str) -> OrderView | None:
+    """The one open order `target` names (its id as shown, or the end of its full id)."""
+    matches = [o for o in app.bridge.open_orders()
+               if short_id(o.client_order_id) == target or o.client_order_id.endswith(target)]
+    if len(matches) != 1:
+        chat.say(f"no open order #{target}" if not matches
+                 else f"{target!r} matches {len(matches)} orders; give more of the id", "error")
+        return None
+    return matches[0]
+
+
 async def _cancel(app: QuantAIApp, chat: ChatPane, target: str) -> None:
     try:
         if target.lower() == "all":
             await app.bridge.cancel_all()
             chat.say("cancel all sent", "ok")
             return
-        matches = [o for o in app.bridge.open_orders()
-                   if short_id(o.client_order_id) == target or o.client_order_id.endswith(target)]
-        if len(matches) != 1:
-            chat.say(f"no open order #{target}" if not matches
-                     else f"{target!r} matches {len(matches)} orders; give more of the id", "error")
+        order = _open_order(app, chat, target)
+        if order is None:
             return
-        await app.bridge.cancel(matches[0].client_order_id)
-        chat.say(f"cancel sent for #{short_id(matches[0].client_order_id)}", "ok")
+        await app.bridge.cancel(order.client_order_id)
+        chat.say(f"cancel sent for #{short_id(order.client_order_id)}", "ok")
     except QuantAIError as exc:
         chat.say(str(exc), "error")
+
+
+async def _amend(app: QuantAIApp, chat: ChatPane, s: Slash) -> None:
+    order = _open_order(app, chat, s.target)
+    if order is None:
+        return
+    inst = app.engine.instrument(order.symbol)
+    try:  # exactly on the instrument's grid, or an error: never rounded behind the trader's back
+        qty = Quantity(s.quantity) if s.quantity is not None else None
+        price = Price(s.price) if s.price is not None else None
+        trigger = Price(s.trigger) if s.trigger is not None else None
+        if inst is not None:
+            if qty is not None:
+                inst.check_qty(qty)
+                qty = inst.make_qty(qty)
+            for p in (price, trigger):
+                if p is not None:
+                    inst.check_price(p)
+            price = inst.make_price(price) if price is not None else None
+            trigger = inst.make_price(trigger) if trigger is not None else None
+    except QuantAIError as exc:
+        chat.say(str(exc), "error")
+        return
+    if price is not None and order.order_type in ("MARKET", "STOP_MARKET"):
+        chat.say(f"#{short_id(order.client_order_id)} is a {order.order_type.lower().replace('_', '-')} order: "
+                 "it has no price to move", "error")
+        return
+    cmd = ModifyOrder(order.client_order_id, quantity=qty, price=price, trigger_price=trigger)
+    what = f"#{short_id(order.client_order_id)}" + "".join(
+        f" {label} {v}" for label, v in (("@", price), ("qty", qty), ("stop", trigger)) if v is not None)
+
+    async def send() -> None:
+        try:
+            await app.bridge.amend(cmd)
+        except QuantAIError as exc:
+            chat.say(f"amend refused: {exc}", "error")
+            return
+        chat.say(f"amend sent: {what}", "ok")
+
+    if app.engine.mode is TradingMode.LIVE:
+        from quantai_tui.tui.screens.confirm import ConfirmScreen
+
+        async def answer(yes: bool | None) -> None:
+            if yes:
+                await send()
+            else:
+                chat.say("not sent", "system")
+
+        app.push_screen(ConfirmScreen("Amend a LIVE order?", f"{what} on {app.engine.venue}", yes="Send",
+                                      danger=True), answer)
+        return
+    await send()

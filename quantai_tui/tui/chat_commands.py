@@ -4,6 +4,7 @@
     /sell 0.5 ETH/USDT @ 2000     limit sell (also: limit 2000, at 2000)
     /sell 0.01 stop 60000         stop-market sell; with @ PRICE a stop-limit
     /cancel a9f0001 | /cancel all
+    /amend a9f0001 @ 2010 qty 0.4 move a resting order (price and/or quantity)
     /kill [reason]  /kill release
     /backtest [strategy] [k=v ...]
     /kb search QUERY | /kb list | /kb add PATH_OR_URL
@@ -25,6 +26,7 @@ HELP_TEXT = """Slash commands (no model needed):
   /sell QTY [SYMBOL] [@ PRICE]
   ... stop TRIGGER [@ PRICE]     a stop-market order, or stop-limit with @ PRICE
   /cancel ID | all               cancel one order (its id as shown) or every open one
+  /amend ID [@ PRICE] [qty QTY]  move a resting order: a new price and/or quantity
   /kill [reason]                 engage the kill switch now;  /kill release  asks first
   /backtest [STRATEGY] [k=v ...] open the backtest screen (runs at once with a strategy)
   /kb search QUERY               knowledge-base passages, with their source
@@ -38,7 +40,7 @@ To chat with a model, set one in config.toml (`quantai config path` shows where)
   base_url = "http://localhost:11434/v1"   # empty for OpenAI itself
 and put the key in the environment: export OPENAI_API_KEY=...  (or OPENAI_BASE_URL / OPENAI_API_KEY alone)."""
 
-COMMANDS = ("buy", "sell", "cancel", "kill", "backtest", "kb", "symbol", "theme", "clear", "help")
+COMMANDS = ("buy", "sell", "cancel", "amend", "kill", "backtest", "kb", "symbol", "theme", "clear", "help")
 KB_USAGE = "usage: /kb search QUERY | /kb list | /kb add PATH_OR_URL"
 
 
@@ -103,6 +105,35 @@ def _order(name: str, args: list[str]) -> Slash:
     return Slash(name, quantity=qty, price=price, symbol=symbol, trigger=trigger)
 
 
+def _amend(args: list[str]) -> Slash:
+    """/amend ID [@ PRICE] [qty QTY] [stop TRIGGER]: at least one change."""
+    usage = "usage: /amend ID [@ PRICE] [qty QTY]"
+    if not args:
+        raise SlashError(usage)
+    target = args[0].lstrip("#")
+    changes: dict[str, Decimal] = {}
+    words = {"@": "price", "at": "price", "price": "price", "qty": "quantity", "size": "quantity",
+             "stop": "trigger"}
+    i = 1
+    while i < len(args):
+        low = args[i].lower()
+        if low.startswith("@") and len(low) > 1:
+            changes["price"] = _decimal(args[i][1:], "price")
+            i += 1
+            continue
+        what = words.get(low)
+        if what is None:
+            raise SlashError(f"/amend: unexpected {args[i]!r}; {usage}")
+        if i + 1 >= len(args):
+            raise SlashError(f"/amend: a number must follow {args[i]!r}")
+        changes[what] = _decimal(args[i + 1], what)
+        i += 2
+    if not changes:
+        raise SlashError(f"/amend: nothing to change; {usage}")
+    return Slash("amend", quantity=changes.get("quantity"), price=changes.get("price"),
+                 trigger=changes.get("trigger"), target=target)
+
+
 def _kb(text: str) -> Slash:
     """/kb search QUERY | list | add PATH: the query and the path are the rest of the line as
     typed (a path may hold spaces)."""
@@ -137,6 +168,8 @@ def parse_slash(text: str) -> Slash:
         if len(args) != 1:
             raise SlashError("usage: /cancel ID | all")
         return Slash(name, target=args[0].lstrip("#"))
+    if name == "amend":
+        return _amend(args)
     if name == "kill":
         if args and args[0].lower() == "release":
             return Slash(name, target="release", text=" ".join(args[1:]))

@@ -12,13 +12,14 @@ from tests.tui.helpers import SIZE, screen_text
 
 from quantai_tui.commands.tui_engine import build_engine
 from quantai_tui.core.enums import OrderStatus, OrderType, TradingMode
-from quantai_tui.core.values import Price
+from quantai_tui.core.values import Price, Quantity
 from quantai_tui.paths import Paths
 from quantai_tui.settings.schema import ExchangeSettings, Settings, TuiSettings
 from quantai_tui.tui.app import AppOptions, QuantAIApp
 from quantai_tui.tui.formatting import short_id
 from quantai_tui.tui.kernel_adapter import KernelFacade
 from quantai_tui.tui.screens.order_ticket import OrderTicket
+from quantai_tui.tui.widgets.chat import ChatTranscript
 from quantai_tui.tui.widgets.log_pane import LogPane
 from textual.widgets import Input, Select
 
@@ -101,6 +102,29 @@ async def test_stop_orders_from_the_ticket_and_the_chat_rest_with_their_trigger(
         await pilot.pause(0.3)
         text = screen_text(app)
         assert f"stop {above}" in text and f"{higher + 5} stop {higher}" in text and "STOP LMT" in text
+
+
+async def test_amend_moves_a_resting_order_by_its_shown_id() -> None:
+    app, facade = _app()
+    k = facade.kernel
+    async with app.run_test(size=SIZE) as pilot:
+        await _until(lambda: k.started and k.cache.mark("sim", "BTC/USDT"), "prices", pilot)
+        mid = Decimal(repr(k.cache.mark("sim", "BTC/USDT")))
+        price, moved = ((mid * Decimal(f)).quantize(Decimal("0.01")) for f in ("0.99", "0.985"))
+        await pilot.press("slash")
+        await _say(app, pilot, f"/buy 0.001 @ {price}")
+        await _until(lambda: len(app.bridge.open_orders()) == 1, "the order", pilot)
+        coid = app.bridge.open_orders()[0].client_order_id
+        await _say(app, pilot, f"/amend {short_id(coid)} @ {moved} qty 0.002")
+        await _until(lambda: k.oms.get(coid).price == Price(moved), "the new price", pilot)  # type: ignore[union-attr]
+        order = k.oms.get(coid)
+        assert order is not None and order.quantity == Quantity("0.002") and order.status is OrderStatus.ACCEPTED
+        await _say(app, pilot, f"/amend {short_id(coid)} @ {moved + Decimal('0.001')}")  # off the tick: refused here
+        await _say(app, pilot, f"/amend {short_id(coid)} stop {moved}")  # a limit order has no trigger to move
+        await pilot.pause(0.3)
+        chat = app.screen.query_one(ChatTranscript).plain()
+        assert "amend sent" in chat and "tick" in chat and "amend refused" in chat, chat
+        assert k.oms.get(coid).price == Price(moved)  # type: ignore[union-attr]
 
 
 async def test_the_kill_switch_is_said_once_in_the_log_pane() -> None:

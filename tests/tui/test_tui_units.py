@@ -37,7 +37,8 @@ def test_slash_buy_market_and_limit() -> None:
     assert (s.symbol, s.price, s.trigger) == ("ETH/USDT", Decimal(4010), Decimal(4000))
 
 
-@pytest.mark.parametrize("text", ["/buy", "/buy -1", "/buy abc", "/sell 1 @", "/buy 1 2", "/sell 1 stop", "/nope", "/cancel",
+@pytest.mark.parametrize("text", ["/buy", "/buy -1", "/buy abc", "/sell 1 @", "/buy 1 2", "/sell 1 stop", "/amend", "/amend a1", "/amend a1 @", "/amend a1 to 5",
+                                  "/nope", "/cancel",
                                   "/backtest ma x=", "/symbol FOO"])
 def test_slash_errors_are_one_line(text: str) -> None:
     with pytest.raises(SlashError) as info:
@@ -47,6 +48,11 @@ def test_slash_errors_are_one_line(text: str) -> None:
 
 def test_slash_other_commands() -> None:
     assert parse_slash("/cancel #a9f0001").target == "a9f0001"
+    s = parse_slash("/amend #a9f001 @ 2,010.5 qty 0.4")
+    assert (s.name, s.target, s.price, s.quantity, s.trigger) == ("amend", "a9f001", Decimal("2010.5"),
+                                                                   Decimal("0.4"), None)
+    assert parse_slash("/amend a9f001 @2000").price == Decimal(2000)
+    assert parse_slash("/amend a9f001 stop 1900").trigger == Decimal(1900)
     assert parse_slash("/kill").name == "kill"
     assert parse_slash("/kill release").target == "release"
     s = parse_slash("/backtest ma_crossover fast=5 slow=20")
