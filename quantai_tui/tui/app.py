@@ -79,6 +79,28 @@ class AppOptions:
     start_engine: bool = True
 
 
+def tolerate_bad_input_bytes() -> None:
+    """Bytes that are not UTF-8 on the terminal's input (a Latin-1 terminal's "é", a paste of
+    binary) must not end the app: Textual's Linux input thread decodes strictly, and one such
+    byte raised UnicodeDecodeError there and quit. Its decoder is made to replace them (they
+    arrive as U+FFFD, which is only a character typed)."""
+    import codecs
+    import functools
+
+    try:
+        from textual.drivers import linux_driver
+    except ImportError:  # not a POSIX terminal (Windows): another driver reads the keys
+        return
+    if getattr(linux_driver, "_quantai_tolerant", False):
+        return
+
+    def getincrementaldecoder(encoding: str) -> Any:
+        return functools.partial(codecs.getincrementaldecoder(encoding), errors="replace")
+
+    linux_driver.getincrementaldecoder = getincrementaldecoder  # type: ignore[attr-defined]
+    linux_driver._quantai_tolerant = True  # type: ignore[attr-defined]
+
+
 class QuantAIApp(App[int]):
     TITLE = "QuantAI"
     BINDINGS = textual_bindings("app")
@@ -86,6 +108,7 @@ class QuantAIApp(App[int]):
 
     def __init__(self, engine: EngineFacade, options: AppOptions | None = None) -> None:
         super().__init__()
+        tolerate_bad_input_bytes()
         self.options = options or AppOptions()
         self.engine = engine
         self.bridge = self._make_bridge(engine)

@@ -71,6 +71,9 @@ def test_quantai_starts_on_sim_updates_and_kill_switch(tmp_path: Path) -> None:
         first = tmux.wait_for(lambda t: all(p in t for p in panes), "the panes, PAPER on sim")
         tmux.wait_for(lambda t: book_rows(t) != book_rows(first) and "last" in t, "the order book updating")
         assert "KILL SWITCH ENGAGED" not in first
+        tmux.run("send-keys", "-t", "S", "-H", "e9", "82", "ff")  # bytes that are not UTF-8 (a Latin-1 "é" ...)
+        time.sleep(0.5)
+        assert "quantai-exited" not in tmux.screen() and "Traceback" not in tmux.screen(), tmux.screen()
         tmux.keys("C-k")
         killed = tmux.wait_for(lambda t: "KILL SWITCH ENGAGED" in t and "HALTED" in t, "the kill switch engaged")
         assert "release" in killed
