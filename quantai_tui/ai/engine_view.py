@@ -27,7 +27,8 @@ def order_dict(o: Order) -> dict[str, Any]:
     return {
         "id": o.client_order_id, "venue": o.venue, "symbol": o.symbol, "side": str(o.side.value),
         "type": str(o.order_type.value), "quantity": str(o.quantity), "filled": str(o.filled_qty),
-        "price": str(o.price) if o.price is not None else None, "status": o.status.value,
+        "price": str(o.price) if o.price is not None else None,
+        "trigger_price": str(o.trigger_price) if o.trigger_price is not None else None, "status": o.status.value,
         "strategy": o.strategy_id, "avg_price": str(o.avg_px) if o.avg_px is not None else None,
     }
 

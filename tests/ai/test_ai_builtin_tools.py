@@ -369,3 +369,25 @@ async def test_fetch_checks_every_redirect_and_pins_the_checked_address(site: st
         srv.shutdown()
         srv.server_close()
     assert not out.ok and "refusing to fetch internal.example: it resolves to 10.1.2.3" in out.content
+
+
+async def test_orders_seen_by_the_assistant_carry_a_stops_trigger(tmp_path: Path) -> None:
+    """get_orders reads a running kernel (KernelView) or, with no engine, the store (StoreView):
+    both show a stop's trigger price."""
+    from quantai_tui.ai.engine_view import KernelView, StoreView
+    from quantai_tui.core.commands import SubmitOrder
+    from quantai_tui.core.enums import OrderSide, OrderType
+    from quantai_tui.core.values import Price, Quantity
+    from tests.trading.helpers import make_kernel, standard_book
+
+    k = make_kernel(tmp_path)
+    await k.start()
+    standard_book(k)
+    res = await k.execute(SubmitOrder("sim", "BTC/USDT", OrderSide.BUY, OrderType.STOP_MARKET, Quantity("0.01"),
+                                      None, Price("51000")))
+    assert res.ok, res.message
+    (live,) = KernelView(k).orders()
+    assert (live["type"], live["price"], live["trigger_price"]) == ("STOP_MARKET", None, "51000")
+    await k.stop()
+    (stored,) = StoreView(tmp_path / "events.sqlite", "sim").orders()
+    assert stored["trigger_price"] == "51000" and stored["id"] == live["id"]
