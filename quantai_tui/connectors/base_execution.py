@@ -90,6 +90,7 @@ class RateLimiter:
 class BaseExecutionClient:
     venue: str
     supports_amend: bool = False
+    supports_trigger_amend: bool = False  # a stop's trigger can move (`_modify(..., trigger=)`)
 
     def __init__(self, venue: str, report: Report, clock: Clock, *, submit_timeout_s: float | None = 10.0,
                  request_timeout_s: float | None = 10.0, read_retries: int = 3, read_backoff_s: float = 0.25,
@@ -184,12 +185,19 @@ class BaseExecutionClient:
             if isinstance(r, Exception) and not isinstance(r, VenueRejected):
                 self.log.warning("cancel of %s failed: %r", o.client_order_id, r)
 
-    async def modify(self, client_order_id: str, symbol: str, quantity: Quantity | None, price: Price | None) -> None:
+    async def modify(self, client_order_id: str, symbol: str, quantity: Quantity | None, price: Price | None,
+                     trigger_price: Price | None = None) -> None:
+        """Amend quantity and/or price; a stop's trigger only where `supports_trigger_amend`
+        (the venue's `_modify` then takes `trigger=`)."""
         if not self.supports_amend:
             raise VenueRejected(f"{self.venue} does not support amending orders")
+        if trigger_price is not None and not self.supports_trigger_amend:
+            raise VenueRejected(f"{self.venue} cannot move a stop's trigger: cancel it and place a new one")
         if self.limiter is not None:
             await self.limiter.acquire()
-        await self._timed(self._modify(client_order_id, symbol, quantity, price), self.request_timeout_s)
+        call = (self._modify(client_order_id, symbol, quantity, price) if trigger_price is None else
+                self._modify(client_order_id, symbol, quantity, price, trigger=trigger_price))  # type: ignore[call-arg]
+        await self._timed(call, self.request_timeout_s)
 
     async def query_order(self, client_order_id: str, symbol: str) -> OrderStatusReport | None:
         return await self._read(lambda: self._query_order(client_order_id, symbol))
@@ -250,9 +258,10 @@ class BaseExecutionClient:
         now = self.clock.timestamp_ns()
         self._report(OrderExpired.make(coid, self.venue, symbol, venue_order_id, ts or now, now))
 
-    def updated(self, coid: str, symbol: str, quantity: Quantity, price: Price | None, ts: int | None = None) -> None:
+    def updated(self, coid: str, symbol: str, quantity: Quantity, price: Price | None, ts: int | None = None,
+                trigger: Price | None = None) -> None:
         now = self.clock.timestamp_ns()
-        self._report(OrderUpdated.make(coid, self.venue, symbol, quantity, price, None, ts or now, now))
+        self._report(OrderUpdated.make(coid, self.venue, symbol, quantity, price, trigger, ts or now, now))
 
     def filled(self, coid: str, symbol: str, venue_order_id: str, trade_id: str, side: OrderSide, qty: Quantity,
                price: Price, fee: Money, liquidity: LiquiditySide = LiquiditySide.TAKER, ts: int | None = None) -> None:

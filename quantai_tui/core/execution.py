@@ -43,6 +43,7 @@ class OrderStatusReport:
     price: Price | None = None
     avg_px: Price | None = None
     ts_last: int = 0
+    trigger_price: Price | None = None  # a stop's, where the venue reports it
 
 
 @dataclass(frozen=True, slots=True)

@@ -161,9 +161,10 @@ class Matcher:
         return o
 
     def modify(self, coid: str, qty: Quantity | None, price: Price | None, book: OrderBook | None,
-               ts: int) -> list[Execution] | None:
-        """Amend a resting order. None if it is not here; raises ValueError if the amend is
-        impossible (below the filled quantity, or a post-only price that would take)."""
+               ts: int, trigger: Price | None = None) -> list[Execution] | None:
+        """Amend a resting order (a waiting stop's trigger too). None if it is not here; raises
+        ValueError if the amend is impossible (below the filled quantity, a post-only price that
+        would take, the trigger of a stop that has triggered)."""
         o = self.orders.get(coid)
         if o is None:
             return None
@@ -171,6 +172,9 @@ class Matcher:
         new_qty = self.qty_raw(qty) if qty is not None else o.qty_raw
         if new_qty <= filled:
             raise ValueError(f"new quantity is not above the filled quantity")
+        if trigger is not None and (o.triggered or o.order_type not in (OrderType.STOP_MARKET, OrderType.STOP_LIMIT)):
+            raise ValueError("the stop has triggered already: its trigger cannot move" if o.triggered
+                             else "only a stop order has a trigger")
         if price is not None and o.post_only and self._crosses(o.sign, price.as_double(), book):
             raise ValueError("post-only price would take liquidity")
         self._remove(o)
@@ -180,6 +184,9 @@ class Matcher:
         if price is not None:
             o.price = price
             o.px = price.as_double()
+        if trigger is not None:
+            o.trigger = trigger
+            o.trig = trigger.as_double()
         out: list[Execution] = []
         if o.order_type in (OrderType.STOP_MARKET, OrderType.STOP_LIMIT) and not o.triggered:
             self.stops.append(o)

@@ -425,7 +425,12 @@ class Kernel:
             msg = "amend requested"
             if not ok:
                 d = self.oms.denials[-1] if self.oms.denials else None
-                msg = f"denied by {d.check}: {d.reason}" if d is not None and d is not before else "not an open order"
+                if d is not None and d is not before:
+                    msg = f"denied by {d.check}: {d.reason}"
+                elif self.oms.amend_refusal:
+                    msg = f"refused by the venue: {self.oms.amend_refusal}"
+                else:
+                    msg = "not an open order"
             return CommandResult(ok, msg, c.client_order_id)
         if isinstance(c, EngageKillSwitch):
             report = await self.kill_switch.engage(c.reason, c.source, c.flatten)

@@ -23,7 +23,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from quantai_tui.core.commands import ModifyOrder, SubmitOrder
-from quantai_tui.core.enums import OrderStatus, TradingState
+from quantai_tui.core.enums import OrderStatus, OrderType, TradingState
 from quantai_tui.core.errors import IllegalTransition, StoreError, VenueRejected
 from quantai_tui.core.events import (
     Event,
@@ -76,6 +76,7 @@ class OrderManager:
         self.resolver = Resolver(self)
         self.internal: set[str] = set()  # kill-switch flatten orders
         self.denials: deque[OrderDenied] = deque(maxlen=200)
+        self.amend_refusal = ""  # why the venue refused the last amend (for the command's answer)
         self.orphans: deque[OrderEvent] = deque(maxlen=1000)  # reports for orders we never sent
         self.on_venue_event: Callable[[Event], None] | None = None
         self.stats = {"submitted": 0, "denied": 0, "illegal": 0, "duplicates": 0, "unknown": 0, "orphans": 0}
@@ -364,7 +365,9 @@ class OrderManager:
                     await self._cancel_at_venue(o, client)
 
     async def modify(self, cmd: ModifyOrder) -> bool:
-        """Amend price and/or quantity where the venue supports it (risk-checked like a submit)."""
+        """Amend price and/or quantity (a waiting stop's trigger too) where the venue supports it
+        (risk-checked like a submit). A venue's refusal is kept in `amend_refusal`."""
+        self.amend_refusal = ""
         order = self.cache.orders.get(cmd.client_order_id)
         if order is None or order.status not in (OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED):
             return False
@@ -375,8 +378,10 @@ class OrderManager:
         if client is None or not getattr(client, "supports_amend", False):
             self._deny(sub, order.client_order_id, "amend", f"venue {order.venue} does not support amending orders")
             return False
-        if cmd.trigger_price is not None and cmd.trigger_price != order.trigger_price:
-            self._deny(sub, order.client_order_id, "amend", "changing a trigger price is not supported")
+        trigger = cmd.trigger_price if cmd.trigger_price is not None and cmd.trigger_price != order.trigger_price \
+            else None
+        if trigger is not None and order.order_type not in (OrderType.STOP_MARKET, OrderType.STOP_LIMIT):
+            self._deny(sub, order.client_order_id, "amend", f"a {order.order_type.value} order has no trigger to move")
             return False
         inst = self.cache.instrument(order.venue, order.symbol)
         ref = sub.price or sub.trigger_price
@@ -390,15 +395,17 @@ class OrderManager:
             return False
         now = self.clock.timestamp_ns()
         self.apply(OrderUpdateRequested.make(order.client_order_id, order.venue, order.symbol, cmd.quantity, cmd.price,
-                                             None, now, now))
+                                             trigger, now, now))
+        extra = {"trigger_price": trigger} if trigger is not None else {}  # venues without stops take none
         try:
             if self.sync:
-                await client.modify(order.client_order_id, order.symbol, cmd.quantity, cmd.price)
+                await client.modify(order.client_order_id, order.symbol, cmd.quantity, cmd.price, **extra)
             else:
                 async with asyncio.timeout(self.cancel_timeout_s):
-                    await client.modify(order.client_order_id, order.symbol, cmd.quantity, cmd.price)
+                    await client.modify(order.client_order_id, order.symbol, cmd.quantity, cmd.price, **extra)
         except VenueRejected as exc:
             self._report_local(order, OrderUpdateRejected, str(exc))
+            self.amend_refusal = str(exc)
             return False
         except (TimeoutError, Exception) as exc:
             self._report_local(order, OrderStatusUnknown, f"amend failed: {exc!r}")

@@ -27,6 +27,7 @@ HELP_TEXT = """Slash commands (no model needed):
   ... stop TRIGGER [@ PRICE]     a stop-market order, or stop-limit with @ PRICE
   /cancel ID | all               cancel one order (its id as shown) or every open one
   /amend ID [@ PRICE] [qty QTY]  move a resting order: a new price and/or quantity
+  ... [stop TRIGGER]             and/or a waiting stop's trigger
   /kill [reason]                 engage the kill switch now;  /kill release  asks first
   /backtest [STRATEGY] [k=v ...] open the backtest screen (runs at once with a strategy)
   /kb search QUERY               knowledge-base passages, with their source

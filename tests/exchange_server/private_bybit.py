@@ -148,7 +148,8 @@ class BybitPrivate(PrivateVenue):
         try:
             o = self.engine.amend(b.get("orderLinkId", ""), b.get("orderId", ""),
                                   qty=Decimal(b["qty"]) if b.get("qty") else None,
-                                  price=Decimal(b["price"]) if b.get("price") else None)
+                                  price=Decimal(b["price"]) if b.get("price") else None,
+                                  trigger=Decimal(b["triggerPrice"]) if b.get("triggerPrice") else None)
         except EngineError as exc:
             return self.refused("not_found" if exc.kind in ("not_found", "not_open") else "invalid")
         return self.ret(0, "OK", {"orderId": o.oid, "orderLinkId": o.coid})

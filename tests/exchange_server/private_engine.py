@@ -277,10 +277,15 @@ class Engine:
             self._close(o, "CANCELED")
         return out
 
-    def amend(self, coid: str = "", oid: str = "", qty: Decimal | None = None, price: Decimal | None = None) -> PrivOrder:
+    def amend(self, coid: str = "", oid: str = "", qty: Decimal | None = None, price: Decimal | None = None,
+              trigger: Decimal | None = None) -> PrivOrder:
         o = self.find(coid, oid)
         if not o.is_open:
             raise EngineError("not_open", "order is not open")
+        if trigger is not None and o.status != "UNTRIGGERED":
+            raise EngineError("invalid", "only a stop waiting for its trigger can move it")
+        if trigger is not None:
+            o.trigger = trigger
         if qty is not None and qty <= o.filled:
             raise EngineError("invalid", "new quantity must exceed the filled quantity")
         if qty is not None:

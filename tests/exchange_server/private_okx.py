@@ -271,7 +271,8 @@ class OkxPrivate(PrivateVenue):
             if o.status != "UNTRIGGERED" or (b.get("newOrdPx") and o.type != "STOP_LIMIT"):
                 raise EngineError("invalid", "not amendable")
             self.engine.amend(o.coid, qty=Decimal(b["newSz"]) if b.get("newSz") else None,
-                              price=Decimal(b["newOrdPx"]) if b.get("newOrdPx") else None)
+                              price=Decimal(b["newOrdPx"]) if b.get("newOrdPx") else None,
+                              trigger=Decimal(b["newTriggerPx"]) if b.get("newTriggerPx") else None)
         except EngineError:
             return self.algo_failed("invalid", b.get("algoClOrdId", ""))
         return self.ok([{"algoId": self.algo_ids[o.coid], "algoClOrdId": o.coid, "reqId": b.get("reqId", ""),

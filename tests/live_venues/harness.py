@@ -74,6 +74,7 @@ class VenueSpec:
     trade_ids: str = "int"
     passphrase: bool = False
     amend_price: bool = True  # Binance spot can only lower the quantity
+    amend_trigger: bool = True  # Binance cannot move a stop's trigger (cancel and place again)
     ban_status: int | None = None  # a second rate-limit status (Binance's 418)
 
     @property
@@ -92,9 +93,10 @@ class VenueSpec:
 
 BINANCE_SPOT = VenueSpec("binance", "BTC/USDT", "BTCUSDT", "BTC", "USDT", False, _binance("spot"),
                          "quantai_tui.connectors.binance.execution:BinanceExecutionClient", amend_price=False,
-                         ban_status=418)
+                         amend_trigger=False, ban_status=418)
 BINANCE_USDM = VenueSpec("binanceusdm", "BTC/USDT:USDT", "BTCUSDT", "BTC", "USDT", True, _binance("usdm"),
-                         "quantai_tui.connectors.binance.execution:BinanceExecutionClient", ban_status=418)
+                         "quantai_tui.connectors.binance.execution:BinanceExecutionClient", amend_trigger=False,
+                         ban_status=418)
 OKX_SWAP = VenueSpec("okx", "BTC/USDT:USDT", "BTC-USDT-SWAP", "BTC", "USDT", True, _okx,
                      "quantai_tui.connectors.okx.execution:OkxExecutionClient", passphrase=True)
 OKX_SPOT = VenueSpec("okx", "BTC/USDT", "BTC-USDT", "BTC", "USDT", False, _okx,

@@ -148,6 +148,26 @@ class LiveVenueSuite:
         assert at_venue[spare].status == "CANCELED" and not rig.engine.open_orders()
         assert all(rig.engine.create_attempts[c] == 1 for c in (stop, stop_limit, spare))
 
+    async def test_a_waiting_stops_trigger_moves_where_the_venue_can(self, rig: Rig) -> None:
+        k = rig.kernel()
+        await k.start()
+        stop = await rig.submit(k, None, side=OrderSide.SELL, order_type=OrderType.STOP_MARKET,
+                                trigger_price=Price("48000"))
+        await rig.until_status(k, stop, S.ACCEPTED)
+        res = await k.execute(ModifyOrder(stop, trigger_price=Price("49000")))
+        at_venue = rig.engine.by_coid[stop]
+        if not self.spec.amend_trigger:  # refused: the stop keeps its trigger, here and there
+            assert not res.ok and "trigger" in res.message
+            await rig.until_status(k, stop, S.ACCEPTED)
+            assert k.oms.get(stop).trigger_price == Price("48000") and at_venue.trigger == Decimal("48000")  # type: ignore[union-attr]
+            return
+        assert res.ok, res.message
+        await rig.until(lambda: k.oms.get(stop).trigger_price == Price("49000")  # type: ignore[union-attr]
+                        and k.oms.get(stop).status is S.ACCEPTED, "the moved trigger")  # type: ignore[union-attr]
+        assert at_venue.trigger == Decimal("49000") and at_venue.status == "UNTRIGGERED"
+        rig.engine.cross(self.spec.native, "48900")  # between the old and the new trigger: it fires
+        await rig.until_status(k, stop, S.FILLED)
+
     # --- fills --------------------------------------------------------------------------------------
     async def test_stream_fills_applied_once(self, rig: Rig) -> None:
         k = rig.kernel()

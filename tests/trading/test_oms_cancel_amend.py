@@ -124,7 +124,7 @@ async def test_amend_refusals_name_their_reason(tmp_path: Path) -> None:
     (a,) = await place(k)
     inst = k.cache.instrument("fake", "BTC/USDT")
     res = await k.execute(ModifyOrder(a, trigger_price=inst.make_price(39_000)))
-    assert not res.ok and res.message == "denied by amend: changing a trigger price is not supported"
+    assert not res.ok and res.message == "denied by amend: a LIMIT order has no trigger to move"
     res = await k.execute(ModifyOrder(a, quantity=inst.make_qty("6")))  # max_order_qty 5
     assert not res.ok and res.message.startswith("denied by max_order_qty")
     assert k.oms.get(a).quantity == Quantity("1.00000")  # untouched
@@ -238,3 +238,40 @@ async def test_a_reduce_only_order_with_nothing_to_reduce_is_rejected_by_the_pap
     assert o.status is S.REJECTED and "reduce-only order would not reduce position" in o.last_reason
     assert k.portfolio.position_qty("sim", "BTC/USDT") == 0
     await k.stop()
+
+
+async def test_a_waiting_stops_trigger_moves_on_paper_and_then_only_the_new_one_fires(tmp_path: Path) -> None:
+    """Paper (the backtests' fill model): a buy stop at 51,000 moved to 50,800 fires on a trade at
+    50,900; once triggered its trigger can no longer move; the store keeps the amend."""
+    from tests.trading.helpers import make_kernel, publish_trade, standard_book
+
+    from quantai_tui.core.commands import SubmitOrder
+    from quantai_tui.core.enums import OrderSide, OrderType
+
+    k = make_kernel(tmp_path)
+    await k.start()
+    standard_book(k)
+    inst = k.cache.instrument("sim", "BTC/USDT")
+    res = await k.execute(SubmitOrder("sim", "BTC/USDT", OrderSide.BUY, OrderType.STOP_MARKET, inst.make_qty("0.01"),
+                                      None, inst.make_price(51_000)))
+    coid = res.client_order_id
+    assert res.ok and k.oms.get(coid).status is S.ACCEPTED
+    assert (await k.execute(ModifyOrder(coid, trigger_price=inst.make_price(50_800)))).ok
+    o = k.oms.get(coid)
+    assert o.trigger_price == inst.make_price(50_800) and o.status is S.ACCEPTED
+    publish_trade(k, "sim", "BTC/USDT", 50_700.0, 0.1)  # below the new trigger: nothing
+    await asyncio.sleep(0.05)
+    assert k.oms.get(coid).status is S.ACCEPTED
+    publish_trade(k, "sim", "BTC/USDT", 50_900.0, 0.1)  # above 50,800, below the old 51,000
+    for _ in range(100):
+        if k.oms.get(coid).status is S.FILLED:
+            break
+        await asyncio.sleep(0.01)
+    assert k.oms.get(coid).status is S.FILLED
+    res = await k.execute(ModifyOrder(coid, trigger_price=inst.make_price(52_000)))
+    assert not res.ok  # not open any more
+    await k.stop()
+    from quantai_tui.store.sqlite import read_events
+
+    (upd,) = [e for _, e in read_events(tmp_path / "events.sqlite", types=["OrderUpdated"])]
+    assert upd.trigger_price == inst.make_price(50_800)

@@ -58,9 +58,8 @@ async def test_two_orders_get_two_ids_and_cancel_by_the_shown_id_cancels_one() -
         first, second = sorted(app.bridge.open_orders(), key=lambda o: o.client_order_id)
         shown = short_id(first.client_order_id), short_id(second.client_order_id)
         assert shown[0] != shown[1]
-        await pilot.pause(0.3)
-        text = screen_text(app)
-        assert f"#{shown[0]}" in text and f"#{shown[1]}" in text
+        await _until(lambda: f"#{shown[0]}" in screen_text(app) and f"#{shown[1]}" in screen_text(app),
+                     "both ids in the Orders pane", pilot)
         await _say(app, pilot, f"/cancel {shown[0]}")
         await _until(lambda: len(app.bridge.open_orders()) == 1, "one order canceled", pilot)
         assert [o.client_order_id for o in app.bridge.open_orders()] == [second.client_order_id]
@@ -92,6 +91,9 @@ async def test_stop_orders_from_the_ticket_and_the_chat_rest_with_their_trigger(
         assert stop is not None and stop.order_type is OrderType.STOP_MARKET and stop.trigger_price == Price(above)
         assert stop.status is OrderStatus.ACCEPTED  # waits at the venue for its trigger
         await pilot.press("slash")
+        await _say(app, pilot, f"/amend {short_id(stop.client_order_id)} stop {above + 50}")  # move it up
+        await _until(lambda: stop.trigger_price == Price(above + 50), "the moved trigger", pilot)
+        await pilot.press("slash")
         higher = above + 100
         await _say(app, pilot, f"/buy 0.001 stop {higher} @ {higher + 5}")
         await _until(lambda: len(app.bridge.open_orders()) == 2, "the stop-limit order", pilot)
@@ -99,9 +101,8 @@ async def test_stop_orders_from_the_ticket_and_the_chat_rest_with_their_trigger(
                   if o.client_order_id != stop.client_order_id)
         assert sl is not None and sl.order_type is OrderType.STOP_LIMIT
         assert (sl.trigger_price, sl.price) == (Price(higher), Price(higher + 5))
-        await pilot.pause(0.3)
-        text = screen_text(app)
-        assert f"stop {above}" in text and f"{higher + 5} stop {higher}" in text and "STOP LMT" in text
+        want = (f"stop {above + 50}", f"{higher + 5} stop {higher}", "STOP LMT")
+        await _until(lambda: all(w in screen_text(app) for w in want), "the stops in the Orders pane", pilot)
 
 
 async def test_amend_moves_a_resting_order_by_its_shown_id() -> None:
@@ -121,7 +122,7 @@ async def test_amend_moves_a_resting_order_by_its_shown_id() -> None:
         assert order is not None and order.quantity == Quantity("0.002") and order.status is OrderStatus.ACCEPTED
         await _say(app, pilot, f"/amend {short_id(coid)} @ {moved + Decimal('0.001')}")  # off the tick: refused here
         await _say(app, pilot, f"/amend {short_id(coid)} stop {moved}")  # a limit order has no trigger to move
-        await pilot.pause(0.3)
+        await _until(lambda: "amend refused" in app.screen.query_one(ChatTranscript).plain(), "the refusal", pilot)
         chat = app.screen.query_one(ChatTranscript).plain()
         assert "amend sent" in chat and "tick" in chat and "amend refused" in chat, chat
         assert k.oms.get(coid).price == Price(moved)  # type: ignore[union-attr]

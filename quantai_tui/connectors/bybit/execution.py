@@ -55,6 +55,7 @@ WS_PATH = "/v5/private"
 class BybitExecutionClient(LiveExecutionClient):
     exchange_id = "bybit"
     supports_amend = True
+    supports_trigger_amend = True  # order/amend triggerPrice (a conditional order not yet triggered)
     default_rate = (10.0, 20)  # Bybit: 10-20 orders per second per UID and symbol
     ccxt_options = {"maxRetriesOnFailure": 0, "recvWindow": 5000}
 
@@ -156,13 +157,16 @@ class BybitExecutionClient(LiveExecutionClient):
             await self.call(self.ex.private_post_v5_order_cancel_all, p)
         return True
 
-    async def _modify(self, client_order_id: str, symbol: str, quantity: Quantity | None, px: Price | None) -> None:
+    async def _modify(self, client_order_id: str, symbol: str, quantity: Quantity | None, px: Price | None,
+                      trigger: Price | None = None) -> None:
         p: dict[str, Any] = {"category": config.category(symbol), "symbol": self.native(symbol),
                              "orderLinkId": client_order_id}
         if quantity is not None:
             p["qty"] = text(quantity)
         if px is not None:
             p["price"] = text(px)
+        if trigger is not None:
+            p["triggerPrice"] = text(trigger)
         await self.call(self.ex.private_post_v5_order_amend, p)
         try:  # done already? else the push will say (a failed read must not make the amend UNKNOWN)
             rep = await self._query_order(client_order_id, symbol)
@@ -170,8 +174,8 @@ class BybitExecutionClient(LiveExecutionClient):
             self.log.info("amended %s; reading it back failed (%r): waiting for the push", client_order_id, exc)
             return
         if (rep is not None and rep.status.is_open and (quantity is None or rep.quantity == quantity)
-                and (px is None or rep.price == px)):
-            self.updated(client_order_id, symbol, rep.quantity, rep.price)
+                and (px is None or rep.price == px) and (trigger is None or rep.trigger_price == trigger)):
+            self.updated(client_order_id, symbol, rep.quantity, rep.price, trigger=trigger)
 
     # --- reads --------------------------------------------------------------------------------------------
     def _status_report(self, d: dict[str, Any], cat: str, hint: str = "") -> OrderStatusReport:
@@ -185,7 +189,8 @@ class BybitExecutionClient(LiveExecutionClient):
         return OrderStatusReport(coid, vid, sym, OrderSide(d["side"].upper()), otype,
                                  STATUS.get(d.get("orderStatus", ""), OrderStatus.ACCEPTED), qty(d.get("qty")),
                                  qty(d.get("cumExecQty")), None if market else price(d.get("price")),
-                                 price(d.get("avgPrice")), ms_to_ns(d.get("updatedTime")))
+                                 price(d.get("avgPrice")), ms_to_ns(d.get("updatedTime")),
+                                 price(d.get("triggerPrice")) if stop else None)
 
     async def _query_order(self, client_order_id: str, symbol: str) -> OrderStatusReport | None:
         self.traded.add(symbol)

@@ -65,6 +65,7 @@ TESTNET_WS = "wss://wspap.okx.com:8443"
 class OkxExecutionClient(LiveExecutionClient):
     exchange_id = "okx"
     supports_amend = True
+    supports_trigger_amend = True  # a waiting stop: amend-algos newTriggerPx
     default_rate = (20.0, 60)  # OKX: 60 orders / 2 s per instrument
     ccxt_options = {"maxRetriesOnFailure": 0}
 
@@ -183,16 +184,21 @@ class OkxExecutionClient(LiveExecutionClient):
             return
         await self.call(self.ex.private_post_trade_cancel_order, {"instId": inst, "clOrdId": client_order_id})
 
-    async def _modify(self, client_order_id: str, symbol: str, quantity: Quantity | None, px: Price | None) -> None:
+    async def _modify(self, client_order_id: str, symbol: str, quantity: Quantity | None, px: Price | None,
+                      trigger: Price | None = None) -> None:
         inst = self.native(symbol)
         algo_id = self._algos.get(client_order_id)
         vid = self._triggered.get(client_order_id)
+        if trigger is not None and (algo_id is None or vid is not None):
+            raise VenueRejected(f"{self.venue}: {client_order_id} has no waiting trigger to move")
         if algo_id is not None and vid is None:  # a stop still waiting: amend the algo
             p: dict[str, Any] = {"instId": inst, "algoId": algo_id}
             if quantity is not None:
                 p["newSz"] = text(quantity)
             if px is not None:
                 p["newOrdPx"] = text(px)
+            if trigger is not None:
+                p["newTriggerPx"] = text(trigger)
             await self.call(self.ex.private_post_trade_amend_algos, p)
         else:  # a regular order, or the one a stop's trigger placed
             p = {"instId": inst, **({"ordId": vid} if vid else {"clOrdId": client_order_id})}
@@ -207,8 +213,8 @@ class OkxExecutionClient(LiveExecutionClient):
             self.log.info("amended %s; reading it back failed (%r): waiting for the push", client_order_id, exc)
             return
         if (rep is not None and rep.status.is_open and (quantity is None or rep.quantity == quantity)
-                and (px is None or rep.price == px)):
-            self.updated(client_order_id, symbol, rep.quantity, rep.price)
+                and (px is None or rep.price == px) and (trigger is None or rep.trigger_price == trigger)):
+            self.updated(client_order_id, symbol, rep.quantity, rep.price, trigger=trigger)
 
     # --- reads ------------------------------------------------------------------------------------------
     def _status_report(self, d: dict[str, Any], hint: str = "") -> OrderStatusReport:
@@ -239,7 +245,7 @@ class OkxExecutionClient(LiveExecutionClient):
         return OrderStatusReport(coid, algo_id, self.symbol_of(d["instId"], hint), OrderSide(d["side"].upper()), otype,
                                  ALGO_STATES.get(d.get("state", ""), OrderStatus.ACCEPTED), qty(d.get("sz")),
                                  qty("0"), price(d.get("ordPx")) if otype is OrderType.STOP_LIMIT else None, None,
-                                 ms_to_ns(d.get("uTime")))
+                                 ms_to_ns(d.get("uTime")), price(d.get("triggerPx")))
 
     async def _query_order(self, client_order_id: str, symbol: str) -> OrderStatusReport | None:
         self.traded.add(symbol)

@@ -39,6 +39,7 @@ _BPS = Decimal("0.0001")
 
 class PaperExecutionClient(BaseExecutionClient):
     supports_amend = True
+    supports_trigger_amend = True
 
     def __init__(self, venue: str, report: Report, clock: Clock, *, instrument: Callable[[str], Instrument | None],
                  book: Callable[[str], OrderBook | None] | None = None,
@@ -261,19 +262,21 @@ class PaperExecutionClient(BaseExecutionClient):
                 self._do_cancel(r, "cancel all")
         return True
 
-    async def _modify(self, client_order_id: str, symbol: str, quantity: Quantity | None, price: Price | None) -> None:
+    async def _modify(self, client_order_id: str, symbol: str, quantity: Quantity | None, price: Price | None,
+                      trigger: Price | None = None) -> None:
         rec = self.open.get(client_order_id)
         if rec is None:
             raise VenueRejected(f"order {client_order_id} is not open")
         m = self.fills.matchers.get(symbol)
         try:
-            out = m.modify(client_order_id, quantity, price, self._book(symbol), self.clock.timestamp_ns()) if m else None
+            out = m.modify(client_order_id, quantity, price, self._book(symbol), self.clock.timestamp_ns(),
+                           trigger) if m else None
         except ValueError as exc:
             raise VenueRejected(str(exc)) from None
         if out is None:
             raise VenueRejected(f"order {client_order_id} is not resting")
         rec.amend(quantity, price)
-        self.updated(client_order_id, symbol, rec.quantity, rec.price)
+        self.updated(client_order_id, symbol, rec.quantity, rec.price, trigger=trigger)
         if out:
             self._emit(out)
 
