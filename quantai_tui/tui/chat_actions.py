@@ -14,7 +14,7 @@ from quantai_tui.core.errors import QuantAIError
 from quantai_tui.core.values import Price, Quantity
 from quantai_tui.tui.chat_commands import HELP_TEXT, NO_MODEL_TEXT, Slash, SlashError, parse_slash
 from quantai_tui.tui.formatting import short_id
-from quantai_tui.tui.screens.order_ticket import validate_ticket
+from quantai_tui.tui.screens.order_ticket import fit_to_instrument, validate_ticket
 from quantai_tui.tui.widgets.chat import ChatPane
 
 if TYPE_CHECKING:
@@ -223,19 +223,10 @@ async def _amend(app: QuantAIApp, chat: ChatPane, s: Slash) -> None:
     if order is None:
         return
     inst = app.engine.instrument(order.symbol)
-    try:  # exactly on the instrument's grid, or an error: never rounded behind the trader's back
-        qty = Quantity(s.quantity) if s.quantity is not None else None
-        price = Price(s.price) if s.price is not None else None
-        trigger = Price(s.trigger) if s.trigger is not None else None
-        if inst is not None:
-            if qty is not None:
-                inst.check_qty(qty)
-                qty = inst.make_qty(qty)
-            for p in (price, trigger):
-                if p is not None:
-                    inst.check_price(p)
-            price = inst.make_price(price) if price is not None else None
-            trigger = inst.make_price(trigger) if trigger is not None else None
+    try:
+        qty, (price, trigger) = fit_to_instrument(
+            inst, Quantity(s.quantity) if s.quantity is not None else None,
+            Price(s.price) if s.price is not None else None, Price(s.trigger) if s.trigger is not None else None)
     except QuantAIError as exc:
         chat.say(str(exc), "error")
         return

@@ -20,6 +20,7 @@ from quantai_tui.core.enums import OrderSide, OrderType, TimeInForce, TradingMod
 from quantai_tui.core.errors import QuantAIError, ValidationError
 from quantai_tui.core.values import Price, Quantity
 from quantai_tui.tui import messages as m
+from quantai_tui.tui.screens.order_ticket import fit_to_instrument
 
 if TYPE_CHECKING:
     from quantai_tui.ai.drafts import OrderDraft
@@ -34,19 +35,13 @@ def draft_command(draft: OrderDraft, venue: str, inst: Instrument | None) -> Sub
     (never rounded: what was shown is what is sent, or nothing is)."""
     if draft.venue != venue:
         raise ValidationError(f"the draft is for {draft.venue}, but this engine trades on {venue}")
-    qty = Quantity(draft.quantity)
-    price = Price(draft.price) if draft.price is not None else None
-    trigger = Price(draft.trigger_price) if draft.trigger_price is not None else None
-    if inst is not None:
-        inst.check_qty(qty)
-        qty = inst.make_qty(qty)
-        if trigger is not None:
-            inst.check_price(trigger)
-            trigger = inst.make_price(trigger)
-        if price is not None:
-            inst.check_price(price)
-            price = inst.make_price(price)
-            inst.check_notional(price, qty)
+    fitted, (trigger, price) = fit_to_instrument(
+        inst, Quantity(draft.quantity), Price(draft.trigger_price) if draft.trigger_price is not None else None,
+        Price(draft.price) if draft.price is not None else None)
+    assert fitted is not None
+    qty = fitted
+    if inst is not None and price is not None:
+        inst.check_notional(price, qty)
     return SubmitOrder(venue, draft.symbol, OrderSide(draft.side), OrderType(draft.order_type), qty, price,
                        trigger_price=trigger, time_in_force=TimeInForce(draft.time_in_force),
                        reduce_only=draft.reduce_only, strategy_id=STRATEGY_ID)

@@ -36,6 +36,25 @@ class TicketValues:
     trigger: Price | None = None
 
 
+def fit_to_instrument(inst: Instrument | None, qty: Quantity | None,
+                      *prices: Price | None) -> tuple[Quantity | None, tuple[Price | None, ...]]:
+    """`qty` and `prices` checked against the instrument's lot and tick (PrecisionError when off
+    the grid: nothing is rounded behind the trader's back) and put at its precision. None
+    passes through; with no instrument, everything does."""
+    if inst is None:
+        return qty, prices
+    if qty is not None:
+        inst.check_qty(qty)
+        qty = inst.make_qty(qty)
+    fitted = []
+    for p in prices:
+        if p is not None:
+            inst.check_price(p)
+            p = inst.make_price(p)
+        fitted.append(p)
+    return qty, tuple(fitted)
+
+
 ORDER_TYPES = (("LIMIT", "LIMIT"), ("MARKET", "MARKET"), ("STOP MARKET", "STOP_MARKET"), ("STOP LIMIT", "STOP_LIMIT"))
 _STOPS = (OrderType.STOP_MARKET, OrderType.STOP_LIMIT)
 
@@ -68,16 +87,11 @@ def validate_ticket(inst: Instrument | None, side: str, order_type: str, qty_tex
         if not trigger_text.strip():
             raise ValidationError("a stop order needs a trigger price")
         trigger = Price(number(trigger_text, "trigger"))
-    if inst is not None:
-        inst.check_qty(qty)
-        qty = inst.make_qty(qty)
-        for p in (price, trigger):
-            if p is not None:
-                inst.check_price(p)
-        price = inst.make_price(price) if price is not None else None
-        trigger = inst.make_price(trigger) if trigger is not None else None
-        if price is not None or trigger is not None:
-            inst.check_notional(price or trigger, qty)  # type: ignore[arg-type]
+    fitted, (price, trigger) = fit_to_instrument(inst, qty, price, trigger)
+    assert fitted is not None
+    qty = fitted
+    if inst is not None and (price is not None or trigger is not None):
+        inst.check_notional(price or trigger, qty)  # type: ignore[arg-type]
     if trigger is not None and market is not None:
         t = trigger.as_decimal()
         m = Decimal(repr(market))
