@@ -128,17 +128,9 @@ class OkxExecutionClient(LiveExecutionClient):
             ord_type = "post_only"
         else:
             ord_type = {TimeInForce.GTC: "limit", TimeInForce.IOC: "ioc", TimeInForce.FOK: "fok"}[order.time_in_force]
-        p: dict[str, Any] = {"instId": self.native(sym), "tdMode": "cash" if spot else self.td_mode,
-                             "side": order.side.value.lower(), "ordType": ord_type, "sz": text(order.quantity),
-                             "clOrdId": order.client_order_id}
+        p = self._order_params(order, spot, t is OrderType.MARKET, ordType=ord_type, clOrdId=order.client_order_id)
         if order.price is not None and t is OrderType.LIMIT:
             p["px"] = text(order.price)
-        if spot and t is OrderType.MARKET:
-            p["tgtCcy"] = "base_ccy"  # sz in base units, not quote
-        if order.reduce_only:
-            if spot:
-                raise VenueRejected(f"{self.venue}: spot orders cannot be reduce-only")
-            p["reduceOnly"] = True
         self.traded.add(sym)
         resp = await self.call(self.ex.private_post_trade_order, p, create=True)
         d = (resp.get("data") or [{}])[0]
@@ -146,22 +138,26 @@ class OkxExecutionClient(LiveExecutionClient):
         self.remember(vid, order.client_order_id)
         self.accepted(order.client_order_id, sym, vid, ms_to_ns(d.get("ts")) or None)
 
+    def _order_params(self, order: OrderRequest, spot: bool, market: bool, **fields: str) -> dict[str, Any]:
+        """What a regular order and a trigger algo send alike, plus `fields`."""
+        p: dict[str, Any] = {"instId": self.native(order.symbol), "tdMode": "cash" if spot else self.td_mode,
+                             "side": order.side.value.lower(), "sz": text(order.quantity), **fields}
+        if spot and market:
+            p["tgtCcy"] = "base_ccy"  # sz in base units, not quote
+        if order.reduce_only:
+            if spot:
+                raise VenueRejected(f"{self.venue}: spot orders cannot be reduce-only")
+            p["reduceOnly"] = True
+        return p
+
     async def _submit_algo(self, order: OrderRequest, spot: bool) -> None:
         if order.time_in_force is not TimeInForce.GTC or order.post_only:
             raise VenueRejected(f"{self.venue}: stop orders on OKX are GTC and cannot be post-only")
         assert order.trigger_price is not None
         sym, coid = order.symbol, order.client_order_id
         market = order.order_type is OrderType.STOP_MARKET
-        p: dict[str, Any] = {"instId": self.native(sym), "tdMode": "cash" if spot else self.td_mode,
-                             "side": order.side.value.lower(), "ordType": "trigger", "sz": text(order.quantity),
-                             "triggerPx": text(order.trigger_price), "triggerPxType": "last",
-                             "orderPx": "-1" if market else text(order.price), "algoClOrdId": coid}
-        if spot and market:
-            p["tgtCcy"] = "base_ccy"
-        if order.reduce_only:
-            if spot:
-                raise VenueRejected(f"{self.venue}: spot orders cannot be reduce-only")
-            p["reduceOnly"] = True
+        p = self._order_params(order, spot, market, ordType="trigger", triggerPx=text(order.trigger_price),
+                               triggerPxType="last", orderPx="-1" if market else text(order.price), algoClOrdId=coid)
         self.traded.add(sym)
         resp = await self.call(self.ex.private_post_trade_order_algo, p, create=True)
         algo_id = str((resp.get("data") or [{}])[0].get("algoId", ""))
